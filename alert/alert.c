@@ -1,0 +1,911 @@
+/*
+ * alert.c - the event writer: findings, flow summaries and counters become
+ * EVE-shaped JSON lines (DESIGN.md "Event output"), each chained to the
+ * previous one and, when it matters, signed (line format: chain.h).
+ *
+ * Signing policy, chosen by measurement (see the report in the tests):
+ *   - alert lines and chain lines (start, checkpoint, reopen, stop) carry
+ *     "sig" and are flushed to the output at once;
+ *   - flow and stats lines carry seq/session/prev/kid but no "sig"; they
+ *     are covered by the next signed line through the hash chain.  A
+ *     signed checkpoint follows at the latest after checkpoint_lines
+ *     unsigned lines or checkpoint_ns of packet time, and at stop.
+ *
+ * Output: one fd opened O_APPEND.  Unsigned lines collect in a userspace
+ * buffer written with one write() when full, at the next signed line, at
+ * a checkpoint and at stop; a signed line leaves with its buffer in one
+ * write(), so a crash loses at most unsigned lines not yet checkpointed
+ * and leaves at most one torn line.
+ *
+ * Time is packet time.  The start record is written with the first line
+ * (or at close), carrying that line's time, so a capture file gives the
+ * same lines every run apart from session, key and signatures.
+ *
+ * Appending: the last complete line of the existing file gives seq and
+ * prev.  A torn last line (no newline) is ended with a newline and the
+ * start record says "torn_line":true; verify skips exactly that line.
+ */
+#define _GNU_SOURCE /* memrchr */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "chain.h"
+#include "json.h"
+#include "keys.h"
+#include "sw_alert.h"
+
+#define LINE_RESERVE 512      /* chain members + closers, always kept free */
+#ifndef OBUF_MAX
+#define OBUF_MAX 65536        /* unsigned lines buffered before one write() */
+#endif
+#define HOST_MAX 255
+#define DETAIL_MAX 512        /* free text is cut to this many bytes */
+#define RULE_MAX 256
+#define PCAP_NAME_MAX 1024
+#define DEFAULT_CHECKPOINT_LINES 1000
+#define DEFAULT_CHECKPOINT_NS (60ull * 1000000000ull)
+
+struct sw_alert {
+	struct sw_alert_opts o;
+	char host[HOST_MAX + 1];
+	char *out_path;               /* NULL: stdout */
+	int fd;
+	struct sw_key *key;           /* NULL when no_sign */
+	char kid[SW_KID_HEX_LEN];
+	char pubkey_b64[SW_PUBKEY_B64_LEN];
+	char session[SW_SESSION_HEX_LEN];
+	char *pcap_filename;
+
+	uint64_t seq;                 /* seq of the next line */
+	uint8_t prev[SW_HASH_LEN];    /* hash of the last line written */
+	bool started;                 /* start record written in this file */
+	bool continuing;              /* prev links to an earlier line */
+	bool torn_tail;               /* the appended file ended in a torn line */
+	uint64_t lines_since_cp;      /* lines since the last chain record */
+	uint64_t unsigned_pending;    /* unsigned lines since the last signed line */
+	uint64_t last_signed_ts;
+	uint64_t last_ts;             /* latest packet time seen */
+
+	uint64_t lines, members_cut, strings_cut, write_errors;
+
+	size_t olen;
+	char obuf[OBUF_MAX];
+	/* SW_CHAIN_CONTEXT immediately followed by the line being built. */
+	char msg[SW_CHAIN_CONTEXT_LEN + SW_LINE_MAX];
+};
+
+/* ---- time ----------------------------------------------------------------- */
+
+/* Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm). */
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t yy = (int64_t)yoe + era * 400;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = yy + (*m <= 2);
+}
+
+/* Writes v as exactly w decimal digits. */
+static char *put_digits(char *p, unsigned v, int w)
+{
+	for (int i = w - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + w;
+}
+
+void sw_format_time(uint64_t ts_ns, char out[32])
+{
+	uint64_t secs = ts_ns / 1000000000ull;
+	unsigned usec = (unsigned)((ts_ns % 1000000000ull) / 1000); /* rounds down */
+	int64_t y;
+	unsigned mo, d, sod = (unsigned)(secs % 86400);
+	civil_from_days((int64_t)(secs / 86400), &y, &mo, &d);
+	/* uint64 nanoseconds end in the year 2554: always four digits. */
+	char *p = put_digits(out, (unsigned)y, 4);
+	*p++ = '-';
+	p = put_digits(p, mo, 2);
+	*p++ = '-';
+	p = put_digits(p, d, 2);
+	*p++ = 'T';
+	p = put_digits(p, sod / 3600, 2);
+	*p++ = ':';
+	p = put_digits(p, sod / 60 % 60, 2);
+	*p++ = ':';
+	p = put_digits(p, sod % 60, 2);
+	*p++ = '.';
+	p = put_digits(p, usec, 6);
+	*p++ = 'Z';
+	*p = '\0';
+}
+
+/* ---- options -------------------------------------------------------------- */
+
+void sw_alert_opts_default(struct sw_alert_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->checkpoint_lines = DEFAULT_CHECKPOINT_LINES;
+	o->checkpoint_ns = DEFAULT_CHECKPOINT_NS;
+	o->community_seed = 0;
+	o->flow_events = true;
+	o->syslog_facility = -1;
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+static int write_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void out_flush(struct sw_alert *a)
+{
+	if (a->olen == 0)
+		return;
+	if (write_all(a->fd, a->obuf, a->olen) != 0) {
+		if (a->write_errors++ == 0)
+			fprintf(stderr, "stripwatch: writing %s: %s\n",
+				a->out_path ? a->out_path : "stdout", strerror(errno));
+	}
+	a->olen = 0;
+}
+
+static void out_line(struct sw_alert *a, const char *s, size_t n, bool now)
+{
+	if (n > sizeof a->obuf - a->olen)
+		out_flush(a);
+	if (n > sizeof a->obuf) { /* only with a tiny OBUF_MAX (measurements) */
+		if (write_all(a->fd, s, n) != 0)
+			a->write_errors++;
+		return;
+	}
+	memcpy(a->obuf + a->olen, s, n);
+	a->olen += n;
+	if (now)
+		out_flush(a);
+}
+
+/* ---- line assembly -------------------------------------------------------- */
+
+static char *line_buf(struct sw_alert *a)
+{
+	return a->msg + SW_CHAIN_CONTEXT_LEN;
+}
+
+static void begin_line(struct sw_alert *a, struct jb *j, uint64_t ts, const char *type)
+{
+	char t[32];
+	if (ts > a->last_ts)
+		a->last_ts = ts;
+	jb_init(j, line_buf(a), SW_LINE_MAX - 1 /* newline */, LINE_RESERVE);
+	sw_format_time(ts, t);
+	jb_raw(j, "{", 1);
+	jb_m_str(j, "timestamp", t);
+	jb_m_str(j, "event_type", type);
+	jb_m_str(j, "host", a->host);
+}
+
+static void put_pcap_filename(struct sw_alert *a, struct jb *j)
+{
+	if (a->pcap_filename)
+		jb_m_str(j, "pcap_filename", a->pcap_filename);
+}
+
+static void hex_encode(char *out, const uint8_t *b, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hx[b[i] >> 4];
+		out[2 * i + 1] = hx[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static void write_start(struct sw_alert *a, uint64_t ts);
+
+/*
+ * Appends the chain members (and the signature when sign), writes the line,
+ * moves the chain on.  Lines always fit: the reserve holds the members.
+ */
+static void finish_line(struct sw_alert *a, struct jb *j, bool sign, bool now)
+{
+	char prev64[SW_HASH_B64_LEN];
+	a->members_cut += j->cut;
+	j->limit = j->cap; /* the reserve is for exactly this */
+	j->over = false;
+	sodium_bin2base64(prev64, sizeof prev64, a->prev, sizeof a->prev, sodium_base64_VARIANT_ORIGINAL);
+	jb_key(j, "seq");
+	jb_u64(j, a->seq);
+	jb_m_str(j, "session", a->session);
+	jb_m_str(j, "prev", prev64);
+	jb_m_str(j, "kid", a->kid);
+	if (sign && a->key) {
+		uint8_t sig[SW_SIG_LEN];
+		char sig64[SW_SIG_B64_LEN];
+		crypto_sign_detached(sig, NULL, (const unsigned char *)a->msg,
+				     SW_CHAIN_CONTEXT_LEN + j->len, a->key->sk);
+		sodium_bin2base64(sig64, sizeof sig64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
+		jb_raw(j, ",\"sig\":\"", 8);
+		jb_raw(j, sig64, 88);
+		jb_raw(j, "\"", 1);
+	}
+	jb_close(j, '}');
+	char *line = line_buf(a);
+	sw_line_hash(a->prev, line, j->len);
+	line[j->len] = '\n'; /* begin_line kept one byte for it */
+	out_line(a, line, j->len + 1, now);
+	a->seq++;
+	a->lines++;
+	a->lines_since_cp++;
+	if (sign && a->key) {
+		a->unsigned_pending = 0;
+	} else {
+		a->unsigned_pending++;
+	}
+}
+
+static void write_chain(struct sw_alert *a, uint64_t ts, const char *kind)
+{
+	struct jb j;
+	char head64[SW_HASH_B64_LEN];
+	bool start = strcmp(kind, "start") == 0;
+
+	sodium_bin2base64(head64, sizeof head64, a->prev, sizeof a->prev, sodium_base64_VARIANT_ORIGINAL);
+	begin_line(a, &j, ts, "chain");
+	if (jb_open(&j, "chain", '{')) {
+		jb_m_str(&j, "kind", kind);
+		if (start) {
+			if (a->key)
+				jb_m_str(&j, "public_key", a->pubkey_b64);
+			if (a->continuing)
+				jb_m_str(&j, "prev_file_head", head64);
+			if (a->torn_tail)
+				jb_m_bool(&j, "torn_line", true);
+		}
+		jb_m_u64(&j, "lines", start ? 0 : a->lines_since_cp);
+		jb_m_str(&j, "head", head64);
+		jb_close(&j, '}');
+	}
+	finish_line(a, &j, true, true);
+	a->lines_since_cp = 0;
+	a->last_signed_ts = ts;
+	if (start)
+		a->started = true;
+}
+
+/* Lazily, before the first line of a file: ends a torn tail first. */
+static void write_start(struct sw_alert *a, uint64_t ts)
+{
+	if (a->started)
+		return;
+	if (a->torn_tail)
+		out_line(a, "\n", 1, false);
+	write_chain(a, ts, "start");
+	a->torn_tail = false;
+}
+
+/* After an unsigned line: checkpoint when N lines or T of packet time are pending. */
+static void maybe_checkpoint(struct sw_alert *a, uint64_t ts)
+{
+	if (a->unsigned_pending == 0)
+		return;
+	if (a->unsigned_pending >= a->o.checkpoint_lines ||
+	    (ts > a->last_signed_ts && ts - a->last_signed_ts >= a->o.checkpoint_ns))
+		write_chain(a, ts, "checkpoint");
+}
+
+/* ---- context objects ------------------------------------------------------ */
+
+static size_t cut_len(struct sw_alert *a, size_t n, size_t max)
+{
+	if (n > max) {
+		a->strings_cut++;
+		return max;
+	}
+	return n;
+}
+
+static void put_str_bounded(struct sw_alert *a, struct jb *j, const char *name, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max + 1);
+	jb_m_strn(j, name, (const uint8_t *)s, cut_len(a, n, max));
+}
+
+/* A protocol line without its line ending. */
+static size_t strip_eol(const uint8_t *b, size_t n)
+{
+	if (n > 0 && b[n - 1] == '\n')
+		n--;
+	if (n > 0 && b[n - 1] == '\r')
+		n--;
+	return n;
+}
+
+static void put_tuple(struct sw_alert *a, struct jb *j, const struct sw_flow_info *fi)
+{
+	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN], cid[SW_COMMUNITY_ID_LEN];
+	int af = fi->ip_version == 6 ? AF_INET6 : AF_INET;
+	if (!inet_ntop(af, fi->client_ip, s, sizeof s))
+		strcpy(s, "?");
+	if (!inet_ntop(af, fi->server_ip, d, sizeof d))
+		strcpy(d, "?");
+	jb_m_str(j, "src_ip", s);
+	jb_m_u64(j, "src_port", fi->client_port);
+	jb_m_str(j, "dest_ip", d);
+	jb_m_u64(j, "dest_port", fi->server_port);
+	jb_m_str(j, "proto", "TCP");
+	const char *ap = sw_app_proto_name(fi->app_proto);
+	if (ap)
+		jb_m_str(j, "app_proto", ap);
+	sw_community_id(a->o.community_seed, fi->ip_version, 6, fi->client_ip, fi->client_port,
+			fi->server_ip, fi->server_port, cid);
+	jb_m_str(j, "community_id", cid);
+}
+
+static bool is_mail(enum sw_app_proto p)
+{
+	return p == SW_APP_SMTP || p == SW_APP_IMAP || p == SW_APP_POP3;
+}
+
+static void put_tri(struct jb *j, const char *name, enum sw_tri t)
+{
+	if (t == SW_YES || t == SW_NO)
+		jb_m_bool(j, name, t == SW_YES);
+}
+
+static void put_starttls(struct sw_alert *a, struct jb *j, const struct sw_flow_info *fi)
+{
+	const struct sw_starttls_info *st = &fi->starttls;
+	size_t rl = strip_eol((const uint8_t *)st->reply, SW_MIN((size_t)st->reply_len, (size_t)SW_REPLY_MAX));
+	if (!is_mail(fi->app_proto))
+		return;
+	if (st->offered == SW_UNSEEN && st->command_sent == SW_UNSEEN && st->upgraded == SW_UNSEEN && rl == 0)
+		return;
+	if (!jb_open(j, "starttls", '{'))
+		return;
+	put_tri(j, "offered", st->offered);
+	put_tri(j, "command_sent", st->command_sent);
+	if (rl > 0)
+		jb_m_strn(j, "reply", (const uint8_t *)st->reply, rl);
+	put_tri(j, "upgraded", st->upgraded);
+	jb_close(j, '}');
+}
+
+static const char *alert_level_name(uint8_t level, char buf[8])
+{
+	if (level == 1)
+		return "warning";
+	if (level == 2)
+		return "fatal";
+	snprintf(buf, 8, "%u", level);
+	return buf;
+}
+
+static void put_tls(struct sw_alert *a, struct jb *j, const struct sw_flow_info *fi, bool flow_line)
+{
+	const struct sw_tls_info *t = &fi->tls;
+	bool ch = t->client_max_version != 0, sh = t->version != 0;
+	char vb[24], cb[24];
+	if (!ch && !sh && !(flow_line && fi->tls_seen))
+		return;
+	if (!jb_open(j, "tls", '{'))
+		return;
+	if (sh)
+		jb_m_str(j, "version", sw_tls_version_name(t->version, vb));
+	if (ch)
+		jb_m_str(j, "client_max_version", sw_tls_version_name(t->client_max_version, vb));
+	if (sh) {
+		const char *c = t->version == 0x0002 ? sw_ssl2_cipher_name(t->ssl2_cipher, cb)
+						     : sw_tls_cipher_name(t->cipher, cb);
+		if (c)
+			jb_m_str(j, "cipher", c);
+	}
+	size_t sl = cut_len(a, t->sni_len, SW_SNI_MAX);
+	if (sl > 0)
+		jb_m_strn(j, "sni", (const uint8_t *)t->sni, sl);
+	size_t l = strnlen(t->ja3, sizeof t->ja3);
+	if (l > 0)
+		jb_m_strn(j, "ja3", (const uint8_t *)t->ja3, l);
+	l = strnlen(t->ja3s, sizeof t->ja3s);
+	if (l > 0)
+		jb_m_strn(j, "ja3s", (const uint8_t *)t->ja3s, l);
+	if (ch)
+		jb_m_bool(j, "fallback_scsv", t->fallback_scsv);
+	if (sh)
+		jb_m_bool(j, "downgrade_sentinel", t->downgrade_sentinel);
+	if (flow_line) {
+		if (sh || t->hello_retry)
+			jb_m_bool(j, "hello_retry", t->hello_retry);
+		unsigned na = SW_MIN(t->n_alerts, (uint8_t)SW_ALERTS_MAX);
+		if (na > 0 && jb_open(j, "alerts", '[')) {
+			for (unsigned i = 0; i < na; i++) {
+				char lb[8], db[8], item[64];
+				const char *dn = sw_tls_alert_name(t->alerts[i].desc);
+				if (!dn) {
+					snprintf(db, sizeof db, "%u", t->alerts[i].desc);
+					dn = db;
+				}
+				snprintf(item, sizeof item, "%s:%s:%s",
+					 t->alerts[i].from_server ? "from_server" : "from_client",
+					 alert_level_name(t->alerts[i].level, lb), dn);
+				size_t m = jb_mark(j);
+				jb_elem(j);
+				jb_str(j, item);
+				jb_commit(j, m);
+			}
+			jb_close(j, ']');
+		}
+	}
+	jb_close(j, '}');
+}
+
+static void put_policy(struct sw_alert *a, struct jb *j, const struct sw_policy_ref *p)
+{
+	char vb[24];
+	if (!p->rule || !jb_open(j, "policy", '{'))
+		return;
+	put_str_bounded(a, j, "rule", p->rule, RULE_MAX);
+	jb_m_u64(j, "line", p->line);
+	if (p->level)
+		put_str_bounded(a, j, "level", p->level, RULE_MAX);
+	if (p->mode)
+		put_str_bounded(a, j, "mode", p->mode, RULE_MAX);
+	if (p->min_version)
+		jb_m_str(j, "min_version", sw_tls_version_name(p->min_version, vb));
+	jb_close(j, '}');
+}
+
+static void put_evidence(struct sw_alert *a, struct jb *j, const struct sw_finding *f)
+{
+	unsigned n = SW_MIN(f->n_evidence, (uint8_t)SW_EVIDENCE_MAX);
+	if (n < f->n_evidence)
+		a->strings_cut++;
+	if (n == 0 || !jb_open(j, "evidence", '['))
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		const struct sw_evidence *e = &f->evidence[i];
+		size_t len = e->bytes ? strip_eol(e->bytes, e->len) : 0;
+		len = cut_len(a, len, SW_EVIDENCE_LINE_MAX);
+		size_t m = jb_mark(j);
+		jb_elem(j);
+		jb_raw(j, "{", 1);
+		jb_key(j, "dir");
+		jb_str(j, e->from_server ? "to_client" : "to_server");
+		jb_key(j, "line");
+		jb_strn(j, e->bytes ? e->bytes : (const uint8_t *)"", len);
+		jb_raw(j, "}", 1);
+		jb_commit(j, m);
+	}
+	jb_close(j, ']');
+}
+
+/* ---- public entry points ---------------------------------------------------- */
+
+void sw_alert_finding(void *ctx, const struct sw_finding *f)
+{
+	struct sw_alert *a = ctx;
+	struct jb j;
+	const char *name = sw_finding_name(f->kind);
+	const char *sigtext = sw_finding_signature(f->kind);
+	const char *cat = sw_finding_category(f->kind);
+	unsigned sev = f->severity < 1 ? 1 : f->severity > 3 ? 3 : f->severity;
+
+	write_start(a, f->ts_ns);
+	begin_line(a, &j, f->ts_ns, "alert");
+	if (f->flow)
+		put_tuple(a, &j, f->flow);
+	put_pcap_filename(a, &j);
+	jb_m_str(&j, "finding", name ? name : "unknown");
+	if (jb_open(&j, "alert", '{')) {
+		jb_m_str(&j, "action", "allowed");
+		jb_m_u64(&j, "gid", 1);
+		jb_m_u64(&j, "signature_id", sw_finding_sid(f->kind));
+		jb_m_u64(&j, "rev", 1);
+		jb_m_str(&j, "signature", sigtext ? sigtext : "");
+		jb_m_str(&j, "category", cat ? cat : "");
+		jb_m_u64(&j, "severity", sev);
+		jb_close(&j, '}');
+	}
+	if (f->flow) {
+		put_starttls(a, &j, f->flow);
+		put_tls(a, &j, f->flow, false);
+	}
+	put_policy(a, &j, &f->policy);
+	if (f->detail)
+		put_str_bounded(a, &j, "detail", f->detail, DETAIL_MAX);
+	put_evidence(a, &j, f);
+	finish_line(a, &j, true, true);
+
+	if (a->o.syslog_facility >= 0) {
+		static const int prio[4] = { LOG_WARNING, LOG_WARNING, LOG_NOTICE, LOG_INFO };
+		char *line = line_buf(a);
+		/* finish_line put the newline at the end: print without it. */
+		size_t len = strcspn(line, "\n");
+		syslog(prio[sev], "%.*s", (int)len, line);
+	}
+}
+
+static const char *flow_state(const struct sw_flow_info *fi)
+{
+	if (fi->end_rst)
+		return "reset";
+	if (fi->end_fin)
+		return "closed";
+	if (fi->end_timeout)
+		return "timeout";
+	if (fi->end_evicted)
+		return "evicted";
+	return "open";
+}
+
+void sw_alert_flow(void *ctx, const struct sw_flow_info *fi)
+{
+	struct sw_alert *a = ctx;
+	struct jb j;
+	char t[32];
+	uint64_t ts = fi->last_ts_ns;
+
+	if (!a->o.flow_events)
+		return;
+	write_start(a, ts);
+	begin_line(a, &j, ts, "flow");
+	put_tuple(a, &j, fi);
+	put_pcap_filename(a, &j);
+	if (jb_open(&j, "flow", '{')) {
+		jb_m_u64(&j, "pkts_toserver", fi->pkts[0]);
+		jb_m_u64(&j, "pkts_toclient", fi->pkts[1]);
+		jb_m_u64(&j, "bytes_toserver", fi->bytes[0]);
+		jb_m_u64(&j, "bytes_toclient", fi->bytes[1]);
+		sw_format_time(fi->first_ts_ns, t);
+		jb_m_str(&j, "start", t);
+		sw_format_time(fi->last_ts_ns, t);
+		jb_m_str(&j, "end", t);
+		jb_m_str(&j, "state", flow_state(fi));
+		jb_close(&j, '}');
+	}
+	size_t l = strnlen(fi->server_name, sizeof fi->server_name);
+	if (l > 0)
+		jb_m_strn(&j, "server_name", (const uint8_t *)fi->server_name, l);
+	l = strnlen(fi->classified_as, sizeof fi->classified_as);
+	if (l > 0)
+		jb_m_strn(&j, "classified_as", (const uint8_t *)fi->classified_as, l);
+	put_starttls(a, &j, fi);
+	put_tls(a, &j, fi, true);
+	finish_line(a, &j, false, false);
+	maybe_checkpoint(a, ts);
+}
+
+static void put_counts(struct jb *j, const char *(*name)(int), const uint64_t *v, int from, int n,
+		       bool nonzero)
+{
+	for (int i = from; i < n; i++) {
+		const char *nm = name(i);
+		if (nm && (!nonzero || v[i] != 0))
+			jb_m_u64(j, nm, v[i]);
+	}
+}
+
+static const char *decode_name(int i) { return sw_decode_result_name((enum sw_decode_result)i); }
+static const char *finding_name(int i) { return sw_finding_name((enum sw_finding_kind)i); }
+static const char *anomaly_name(int i) { return sw_anomaly_name((enum sw_anomaly)i); }
+
+void sw_alert_stats(struct sw_alert *a, uint64_t ts_ns,
+		    const struct sw_capture_stats *cs, const struct sw_dissect_stats *ds)
+{
+	struct jb j;
+	write_start(a, ts_ns);
+	begin_line(a, &j, ts_ns, "stats");
+	put_pcap_filename(a, &j);
+	if (jb_open(&j, "stats", '{')) {
+		if (cs && jb_open(&j, "capture", '{')) {
+			jb_m_u64(&j, "frames", cs->frames);
+			jb_m_u64(&j, "bytes", cs->bytes);
+			jb_m_u64(&j, "tcp", cs->tcp);
+			/* by_result[SW_DECODE_TCP] is the "tcp" member above. */
+			put_counts(&j, decode_name, cs->by_result, SW_DECODE_TCP + 1, SW_DECODE__COUNT, false);
+			jb_m_u64(&j, "kernel_received", cs->kernel_received);
+			jb_m_u64(&j, "kernel_dropped", cs->kernel_dropped);
+			jb_close(&j, '}');
+		}
+		if (ds) {
+			if (jb_open(&j, "flows", '{')) {
+				jb_m_u64(&j, "created", ds->flows_created);
+				jb_m_u64(&j, "active", ds->flows_active);
+				jb_m_u64(&j, "peak", ds->flows_peak);
+				jb_m_u64(&j, "evicted_cap", ds->flows_evicted_cap);
+				jb_m_u64(&j, "timed_out", ds->flows_timed_out);
+				jb_m_u64(&j, "mail", ds->flows_mail);
+				jb_m_u64(&j, "tls", ds->flows_tls);
+				jb_close(&j, '}');
+			}
+			if (jb_open(&j, "reassembly", '{')) {
+				jb_m_u64(&j, "gaps", ds->gaps);
+				jb_m_u64(&j, "gap_bytes", ds->gap_bytes);
+				jb_m_u64(&j, "ooo_segments", ds->ooo_segments);
+				jb_m_u64(&j, "retransmissions", ds->retransmissions);
+				jb_close(&j, '}');
+			}
+			jb_m_u64(&j, "caps_hit", ds->caps_hit);
+			if (jb_open(&j, "memory", '{')) {
+				jb_m_u64(&j, "bytes", ds->mem_bytes);
+				jb_m_u64(&j, "peak", ds->mem_peak);
+				jb_close(&j, '}');
+			}
+			if (jb_open(&j, "findings", '{')) {
+				jb_m_u64(&j, "total", ds->findings);
+				put_counts(&j, finding_name, ds->findings_by_kind, 0, SW_F__COUNT, true);
+				jb_close(&j, '}');
+			}
+			if (jb_open(&j, "anomalies", '{')) {
+				put_counts(&j, anomaly_name, ds->anomalies, 0, SW_AN__COUNT, true);
+				jb_close(&j, '}');
+			}
+			jb_m_u64(&j, "classifier_calls", ds->classifier_calls);
+		}
+		/* The writer's own counters: lines so far, and anything cut to fit. */
+		if (jb_open(&j, "output", '{')) {
+			jb_m_u64(&j, "lines", a->lines);
+			jb_m_u64(&j, "members_cut", a->members_cut);
+			jb_m_u64(&j, "strings_cut", a->strings_cut);
+			jb_m_u64(&j, "write_errors", a->write_errors);
+			jb_close(&j, '}');
+		}
+		jb_close(&j, '}');
+	}
+	finish_line(a, &j, false, false);
+	maybe_checkpoint(a, ts_ns);
+}
+
+void sw_alert_tick(struct sw_alert *a, uint64_t now_ns)
+{
+	if (a->started)
+		maybe_checkpoint(a, now_ns);
+	out_flush(a);
+}
+
+void sw_alert_set_pcap_filename(struct sw_alert *a, const char *name)
+{
+	free(a->pcap_filename);
+	a->pcap_filename = NULL;
+	if (name)
+		a->pcap_filename = strndup(name, PCAP_NAME_MAX);
+}
+
+/* ---- open / append / reopen / close ----------------------------------------- */
+
+/*
+ * Reads the chain state from the end of an existing output file: seq and
+ * prev from its last complete line; torn_tail when bytes follow it.
+ */
+static int recover_chain(struct sw_alert *a, int fd, char *err, size_t errlen)
+{
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", a->out_path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size == 0)
+		return 0;
+	size_t want = (size_t)SW_MIN((off_t)(2 * SW_LINE_MAX), st.st_size);
+	off_t off = st.st_size - (off_t)want;
+	char *buf = malloc(want);
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	size_t got = 0;
+	while (got < want) {
+		ssize_t r = pread(fd, buf + got, want - got, off + (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	int rc = 0;
+	if (got != want) {
+		snprintf(err, errlen, "%s: short read while looking for the chain head", a->out_path);
+		rc = -1;
+		goto out;
+	}
+	size_t end = want; /* one past the last complete line's newline */
+	if (buf[want - 1] != '\n') {
+		a->torn_tail = true;
+		char *nl = memrchr(buf, '\n', want);
+		end = nl ? (size_t)(nl - buf) + 1 : 0;
+		if (!nl && off == 0) /* only a torn fragment: a new chain */
+			goto out;
+	}
+	if (end == 0) {
+		snprintf(err, errlen, "%s: last line longer than %d bytes: not a stripwatch file",
+			 a->out_path, SW_LINE_MAX);
+		rc = -1;
+		goto out;
+	}
+	char *ln = memrchr(buf, '\n', end - 1);
+	size_t start = ln ? (size_t)(ln - buf) + 1 : 0;
+	if (!ln && off != 0) {
+		snprintf(err, errlen, "%s: last line longer than %d bytes: not a stripwatch file",
+			 a->out_path, SW_LINE_MAX);
+		rc = -1;
+		goto out;
+	}
+	struct sw_chain_tail t;
+	if (sw_chain_parse_tail(buf + start, end - 1 - start, &t) != 0) {
+		snprintf(err, errlen, "%s: cannot continue its chain: the last line is not a stripwatch line",
+			 a->out_path);
+		rc = -1;
+		goto out;
+	}
+	a->seq = t.seq + 1;
+	sw_line_hash(a->prev, buf + start, end - 1 - start);
+	a->continuing = true;
+out:
+	free(buf);
+	return rc;
+}
+
+static int open_output(struct sw_alert *a, bool append, char *err, size_t errlen)
+{
+	if (!a->out_path) {
+		a->fd = STDOUT_FILENO;
+		return 0;
+	}
+	/* Append needs to read the file's last line too. */
+	int flags = append ? O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC
+			   : O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC;
+	int fd = open(a->out_path, flags, 0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", a->out_path, strerror(errno));
+		return -1;
+	}
+	if (append && recover_chain(a, fd, err, errlen) != 0) {
+		close(fd);
+		return -1;
+	}
+	a->fd = fd;
+	return 0;
+}
+
+static int load_key(struct sw_alert *a, const struct sw_alert_opts *o, char *err, size_t errlen)
+{
+	if (o->no_sign) {
+		memset(a->kid, '0', 16);
+		a->kid[16] = '\0';
+		return 0;
+	}
+	char sec[4200], pub[4200];
+	const char *path = o->key_path;
+	if (!path) {
+		if (sw_key_default_paths(sec, pub, sizeof sec, true, err, errlen) != 0)
+			return -1;
+		if (access(sec, F_OK) != 0) {
+			if (sw_key_generate(sec, pub, false, err, errlen) != 0)
+				return -1;
+			fprintf(stderr, "stripwatch: created a signing key; public key: %s\n", pub);
+		}
+		path = sec;
+	}
+	a->key = sw_key_load(path, err, errlen);
+	if (!a->key)
+		return -1;
+	sw_kid_hex(a->key->keyid, a->kid);
+	sw_pubkey_b64(a->key->keyid, a->key->pk, a->pubkey_b64);
+	return 0;
+}
+
+struct sw_alert *sw_alert_open(const struct sw_alert_opts *o, char *err, size_t errlen)
+{
+	if (sodium_init() < 0) {
+		snprintf(err, errlen, "libsodium initialisation failed");
+		return NULL;
+	}
+	struct sw_alert *a = calloc(1, sizeof *a);
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->o = *o;
+	a->fd = -1;
+	if (a->o.checkpoint_lines == 0)
+		a->o.checkpoint_lines = DEFAULT_CHECKPOINT_LINES;
+	if (a->o.checkpoint_ns == 0)
+		a->o.checkpoint_ns = DEFAULT_CHECKPOINT_NS;
+	if (o->host) {
+		snprintf(a->host, sizeof a->host, "%s", o->host);
+	} else if (gethostname(a->host, sizeof a->host) != 0) {
+		strcpy(a->host, "unknown");
+	}
+	a->host[HOST_MAX] = '\0';
+	a->o.host = NULL;
+	memcpy(a->msg, SW_CHAIN_CONTEXT, SW_CHAIN_CONTEXT_LEN);
+	uint8_t sid[16];
+	randombytes_buf(sid, sizeof sid);
+	hex_encode(a->session, sid, sizeof sid);
+
+	if (o->out_path && strcmp(o->out_path, "-") != 0) {
+		a->out_path = strdup(o->out_path);
+		if (!a->out_path) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+	}
+	a->o.out_path = NULL;
+	if (load_key(a, o, err, errlen) != 0 || open_output(a, o->append, err, errlen) != 0)
+		goto fail;
+	a->o.key_path = NULL;
+	if (o->syslog_facility >= 0)
+		openlog("stripwatch", LOG_PID | LOG_NDELAY, o->syslog_facility);
+	return a;
+fail:
+	sw_key_free(a->key);
+	free(a->out_path);
+	free(a);
+	return NULL;
+}
+
+int sw_alert_reopen(struct sw_alert *a, char *err, size_t errlen)
+{
+	if (!a->out_path)
+		return 0; /* stdout: nothing to rotate */
+	write_start(a, a->last_ts);
+	write_chain(a, a->last_ts, "reopen");
+	out_flush(a);
+	int fd = open(a->out_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s (still writing to the old file)", a->out_path, strerror(errno));
+		return -1;
+	}
+	close(a->fd);
+	a->fd = fd;
+	a->started = false;
+	a->torn_tail = false;
+	a->continuing = a->seq > 0;
+	return 0;
+}
+
+void sw_alert_close(struct sw_alert *a, uint64_t ts_ns)
+{
+	if (!a)
+		return;
+	if (ts_ns < a->last_ts)
+		ts_ns = a->last_ts;
+	write_start(a, ts_ns);
+	write_chain(a, ts_ns, "stop");
+	out_flush(a);
+	if (a->out_path && a->fd >= 0)
+		close(a->fd);
+	if (a->o.syslog_facility >= 0)
+		closelog();
+	sw_key_free(a->key);
+	free(a->pcap_filename);
+	free(a->out_path);
+	sodium_memzero(a->msg, sizeof a->msg);
+	free(a);
+}

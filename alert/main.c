@@ -1,0 +1,455 @@
+/*
+ * main.c - the stripwatch command: wires capture -> dissect -> alert.
+ *
+ *   stripwatch [options] -r FILE [-r FILE ...]     capture files, one timeline
+ *   stripwatch [options] -i IFACE [BPF filter ...]  live capture
+ *   stripwatch keygen -s SECRET -p PUBLIC [--force]
+ *   stripwatch verify -p PUBLIC FILE ...
+ *
+ * Exit status: 0 all input read; 1 an input file was corrupt or unreadable
+ * (every event before the error is kept); 2 usage error or a failure to
+ * start (output, key, interface).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pcap/pcap.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ndpi_api.h>
+
+#include "sw_alert.h"
+#include "sw_config.h"
+
+#define MAX_FILES 4096
+
+static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reopen_requested;
+static volatile sig_atomic_t stats_requested;
+static struct sw_source *live_src;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+	if (live_src)
+		sw_source_break(live_src);
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	reopen_requested = 1;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	stats_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: stripwatch [options] -r FILE [-r FILE ...]\n"
+		"       stripwatch [options] -i IFACE [BPF filter ...]\n"
+		"       stripwatch keygen -s SECRET -p PUBLIC [--force]\n"
+		"       stripwatch verify -p PUBLIC FILE ...\n"
+		"\n"
+		"Watches SMTP, IMAP, POP3 and TLS for STARTTLS stripping and TLS downgrades;\n"
+		"writes signed EVE-shaped JSON lines.\n"
+		"\n"
+		"input:\n"
+		"  -r FILE            read a pcap or pcapng file (repeat: one timeline, in order)\n"
+		"  -i IFACE           capture live; trailing arguments are a BPF filter\n"
+		"  -s SNAPLEN         live snapshot length (default 262144)\n"
+		"  -p                 live: do not put the interface in promiscuous mode\n"
+		"  -B MIB             live: kernel ring size in MiB (default 64)\n"
+		"  -c COUNT           stop after COUNT packets\n"
+		"  -Z USER            after opening the capture, output and key, run as USER\n"
+		"output:\n"
+		"  -o FILE            write events to FILE (default: standard output)\n"
+		"  -a, --append       append to FILE, continuing its chain\n"
+		"  -k FILE            secret key (default: the state directory's key)\n"
+		"  --host NAME        sensor name in the \"host\" member (default: host name)\n"
+		"  --no-flow          no flow events\n"
+		"  --stats-interval S live: a stats event every S seconds (default 60)\n"
+		"  --no-sign          chain lines but do not sign them (testing only)\n"
+		"detection:\n"
+		"  --tls-floor V      lowest acceptable TLS version: 1.0, 1.1, 1.2, 1.3 (default 1.2)\n"
+		"  --max-flows N      flow table size (default 524288)\n"
+		"  --no-ndpi          do not classify flows on unknown ports with nDPI\n"
+		"  -h, --help         this text\n"
+		"  -V, --version      versions of stripwatch and its libraries\n"
+		"\n"
+		"Exit status: 0 all input read, 1 an input file was bad, 2 usage or start-up error.\n");
+}
+
+static void version(void)
+{
+	printf("stripwatch %s\n%s\nnDPI %s\nlibsodium %s\n", SW_VERSION, pcap_lib_version(),
+	       ndpi_revision(), sodium_version_string());
+}
+
+/*
+ * Become `user` for good: supplementary groups, gid, then uid.  Run after
+ * everything that needs root is open.  Setting the uid away from 0 clears
+ * every capability; no_new_privs keeps it that way.
+ */
+static int drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	if (!pw) {
+		fprintf(stderr, "stripwatch: -Z: no user '%s'\n", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		fprintf(stderr, "stripwatch: -Z %s: %s\n", user, strerror(errno));
+		return -1;
+	}
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		fprintf(stderr, "stripwatch: -Z %s: root could be regained\n", user);
+		return -1;
+	}
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	return 0;
+}
+
+static bool parse_floor(const char *s, uint16_t *out)
+{
+	static const struct { const char *name; uint16_t v; } t[] = {
+		{ "1.0", 0x0301 }, { "1.1", 0x0302 }, { "1.2", 0x0303 }, { "1.3", 0x0304 },
+	};
+	for (size_t i = 0; i < SW_ARRAY_LEN(t); i++)
+		if (strcmp(s, t[i].name) == 0) {
+			*out = t[i].v;
+			return true;
+		}
+	return false;
+}
+
+static bool parse_count(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || v > max || s[0] == '-')
+		return false;
+	*out = v;
+	return true;
+}
+
+struct run {
+	struct sw_source *src;
+	struct sw_engine *eng;
+	struct sw_alert *out;
+	uint64_t last_ts;
+	uint64_t caps_reported;
+	uint64_t kernel_drops_reported;
+};
+
+/* Raise sensor_degraded once per report when caps were hit or packets dropped. */
+static void check_degraded(struct run *r)
+{
+	struct sw_capture_stats cs;
+	struct sw_dissect_stats ds;
+	sw_source_stats(r->src, &cs);
+	sw_engine_stats(r->eng, &ds);
+	char detail[160];
+	if (cs.kernel_dropped > r->kernel_drops_reported) {
+		snprintf(detail, sizeof(detail), "%llu packets dropped by the kernel",
+			 (unsigned long long)(cs.kernel_dropped - r->kernel_drops_reported));
+		r->kernel_drops_reported = cs.kernel_dropped;
+		sw_engine_raise_sensor(r->eng, r->last_ts, detail);
+	}
+	if (ds.caps_hit > r->caps_reported) {
+		snprintf(detail, sizeof(detail), "%llu caps hit (flow table or reassembly buffers)",
+			 (unsigned long long)(ds.caps_hit - r->caps_reported));
+		r->caps_reported = ds.caps_hit;
+		sw_engine_raise_sensor(r->eng, r->last_ts, detail);
+	}
+}
+
+static void write_stats(struct run *r)
+{
+	struct sw_capture_stats cs;
+	struct sw_dissect_stats ds;
+	sw_source_stats(r->src, &cs);
+	sw_engine_stats(r->eng, &ds);
+	sw_alert_stats(r->out, r->last_ts, &cs, &ds);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int run_loop(struct run *r, bool live, uint64_t max_packets, uint64_t stats_interval_ns)
+{
+	int status = 0;
+	uint32_t cur_file = UINT32_MAX;
+	uint64_t n = 0;
+	uint64_t next_stats = live ? now_ns() + stats_interval_ns : 0;
+	struct sw_packet pkt;
+
+	while (!stop_requested) {
+		int rc = sw_source_next(r->src, &pkt);
+		if (rc < 0) {
+			fprintf(stderr, "%s\n", sw_source_error(r->src));
+			status = 1;
+			if (live)
+				break;
+			continue;
+		}
+		if (rc == 0 && !live)
+			break;
+		if (rc > 0) {
+			if (!live && pkt.file_no != cur_file) {
+				cur_file = pkt.file_no;
+				sw_alert_set_pcap_filename(r->out, sw_source_filename(r->src));
+			}
+			sw_engine_packet(r->eng, &pkt);
+			if (pkt.ts_ns > r->last_ts)
+				r->last_ts = pkt.ts_ns;
+			if (max_packets && ++n >= max_packets)
+				break;
+		}
+		if (live) {
+			uint64_t now = now_ns();
+			if (rc == 0) {
+				/* A quiet link: age flows by the clock. */
+				if (now > r->last_ts)
+					r->last_ts = now;
+				sw_engine_expire(r->eng, r->last_ts);
+			}
+			if (now >= next_stats || stats_requested) {
+				stats_requested = 0;
+				next_stats = now + stats_interval_ns;
+				check_degraded(r);
+				write_stats(r);
+			}
+		}
+		if (reopen_requested) {
+			char err[256];
+			reopen_requested = 0;
+			if (sw_alert_reopen(r->out, err, sizeof(err)) != 0)
+				fprintf(stderr, "stripwatch: %s\n", err);
+		}
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "keygen") == 0)
+		return sw_cmd_keygen(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "verify") == 0)
+		return sw_cmd_verify(argc - 1, argv + 1);
+
+	enum { O_HOST = 256, O_NOFLOW, O_NOSIGN, O_FLOOR, O_MAXFLOWS, O_NONDPI, O_STATS };
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "append", no_argument, NULL, 'a' },
+		{ "host", required_argument, NULL, O_HOST },
+		{ "no-flow", no_argument, NULL, O_NOFLOW },
+		{ "no-sign", no_argument, NULL, O_NOSIGN },
+		{ "tls-floor", required_argument, NULL, O_FLOOR },
+		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
+		{ "no-ndpi", no_argument, NULL, O_NONDPI },
+		{ "stats-interval", required_argument, NULL, O_STATS },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char **files = calloc(MAX_FILES, sizeof(*files));
+	size_t n_files = 0;
+	struct sw_live_opts live = { 0 };
+	struct sw_alert_opts ao;
+	struct sw_dissect_config dc;
+	uint64_t max_packets = 0, v;
+	uint64_t stats_interval_ns = 60ull * 1000000000ull;
+	const char *run_as = NULL;
+	int c;
+
+	if (!files) {
+		fprintf(stderr, "stripwatch: out of memory\n");
+		return 2;
+	}
+	sw_alert_opts_default(&ao);
+	sw_dissect_config_default(&dc);
+	/* '+': stop at the first non-option, so a trailing BPF filter is left alone. */
+	while ((c = getopt_long(argc, argv, "+r:i:o:ak:s:pB:c:Z:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (n_files >= MAX_FILES) {
+				fprintf(stderr, "stripwatch: more than %d files\n", MAX_FILES);
+				return 2;
+			}
+			files[n_files++] = optarg;
+			break;
+		case 'i':
+			live.iface = optarg;
+			break;
+		case 'o':
+			ao.out_path = optarg;
+			break;
+		case 'a':
+			ao.append = true;
+			break;
+		case 'k':
+			ao.key_path = optarg;
+			break;
+		case 's':
+			if (!parse_count(optarg, 262144, &v) || v < 64) {
+				fprintf(stderr, "stripwatch: bad snaplen '%s'\n", optarg);
+				return 2;
+			}
+			live.snaplen = (int)v;
+			break;
+		case 'p':
+			live.no_promisc = true;
+			break;
+		case 'B':
+			if (!parse_count(optarg, 4096, &v) || v == 0) {
+				fprintf(stderr, "stripwatch: bad buffer size '%s' (MiB, 1-4096)\n", optarg);
+				return 2;
+			}
+			live.buffer_mb = (int)v;
+			break;
+		case 'c':
+			if (!parse_count(optarg, UINT64_MAX, &max_packets) || max_packets == 0) {
+				fprintf(stderr, "stripwatch: bad count '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'Z':
+			run_as = optarg;
+			break;
+		case O_HOST:
+			ao.host = optarg;
+			break;
+		case O_NOFLOW:
+			ao.flow_events = false;
+			dc.flow_events = false;
+			break;
+		case O_NOSIGN:
+			ao.no_sign = true;
+			break;
+		case O_FLOOR:
+			if (!parse_floor(optarg, &dc.tls_floor)) {
+				fprintf(stderr, "stripwatch: bad --tls-floor '%s' (1.0, 1.1, 1.2 or 1.3)\n", optarg);
+				return 2;
+			}
+			break;
+		case O_MAXFLOWS:
+			if (!parse_count(optarg, 1u << 26, &v) || v < 16) {
+				fprintf(stderr, "stripwatch: bad --max-flows '%s' (16 to 67108864)\n", optarg);
+				return 2;
+			}
+			dc.max_flows = (uint32_t)v;
+			break;
+		case O_NONDPI:
+			dc.use_ndpi = false;
+			break;
+		case O_STATS:
+			if (!parse_count(optarg, 86400, &v) || v == 0) {
+				fprintf(stderr, "stripwatch: bad --stats-interval '%s' (1-86400 s)\n", optarg);
+				return 2;
+			}
+			stats_interval_ns = v * 1000000000ull;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			version();
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if ((n_files == 0) == (live.iface == NULL)) {
+		fprintf(stderr, "stripwatch: give capture files with -r, or an interface with -i\n");
+		usage(stderr);
+		return 2;
+	}
+	char *bpf = NULL;
+	if (optind < argc) {
+		if (!live.iface) {
+			fprintf(stderr, "stripwatch: unexpected argument '%s'\n", argv[optind]);
+			return 2;
+		}
+		size_t len = 1;
+		for (int i = optind; i < argc; i++)
+			len += strlen(argv[i]) + 1;
+		bpf = calloc(1, len);
+		if (!bpf)
+			return 2;
+		for (int i = optind; i < argc; i++) {
+			if (i > optind)
+				strcat(bpf, " ");
+			strcat(bpf, argv[i]);
+		}
+		live.bpf = bpf;
+	}
+
+	char err[512];
+	struct run r = { 0 };
+	r.src = live.iface ? sw_source_open_live(&live, err, sizeof(err))
+			   : sw_source_open_files(files, n_files, err, sizeof(err));
+	if (!r.src) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
+	r.out = sw_alert_open(&ao, err, sizeof(err));
+	if (!r.out) {
+		fprintf(stderr, "stripwatch: %s\n", err);
+		sw_source_close(r.src);
+		return 2;
+	}
+	struct sw_sink sink = { r.out, sw_alert_finding, sw_alert_flow };
+	r.eng = sw_engine_new(&dc, &sink);
+	if (!r.eng) {
+		fprintf(stderr, "stripwatch: out of memory\n");
+		return 2;
+	}
+	if (run_as && drop_privileges(run_as) != 0)
+		return 2;
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (live.iface)
+		live_src = r.src;
+
+	int status = run_loop(&r, live.iface != NULL, max_packets, stats_interval_ns);
+
+	sw_engine_flush(r.eng);
+	check_degraded(&r);
+	write_stats(&r);
+	sw_alert_close(r.out, r.last_ts);
+	live_src = NULL;
+	sw_engine_free(r.eng);
+	sw_source_close(r.src);
+	free(bpf);
+	free(files);
+	return status;
+}

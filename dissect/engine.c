@@ -1,0 +1,1032 @@
+/*
+ * engine.c - the flow table and the per-packet path of dissect/.
+ *
+ * Invariants:
+ *  - Flows live in a chained hash table (power-of-two buckets, seeded
+ *    symmetric hash, so both directions land in one bucket) and on one of
+ *    two LRU lists ordered by last packet time: EMBRYO (no payload yet, or
+ *    already closed) and ACTIVE.  Idle flows are expired from the list heads
+ *    by packet time; when the table is full the oldest EMBRYO flow (else the
+ *    oldest ACTIVE one) is evicted, and every eviction is counted.
+ *  - struct sw_flow comes from a pool grown in chunks; nothing is allocated
+ *    per packet.  struct sw_app is allocated once per mail/TLS flow.
+ *  - The reassembly consumer (deliver) never stops a stream itself: it sets
+ *    stop_req, acted on after the segment is done.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "classify.h"
+#include "flow.h"
+
+enum { LIST_EMBRYO = 0, LIST_ACTIVE = 1, LIST__COUNT };
+
+#define POOL_CHUNK 4096
+
+struct pool_chunk {
+	struct pool_chunk *next;
+	struct sw_flow flows[];
+};
+
+struct lru {
+	struct sw_flow *head, *tail;
+};
+
+struct sw_engine {
+	struct sw_dissect_config cfg;
+	struct sw_sink sink;
+	uint64_t seed;
+	struct sw_flow **buckets;
+	uint32_t mask;
+	uint32_t n_flows;
+	struct sw_flow *free_list;
+	struct pool_chunk *chunks;
+	uint32_t pool_size;
+	struct lru lists[LIST__COUNT];
+	struct sw_reasm_caps caps;
+	struct sw_reasm_counters cnt;
+	int64_t mem;                  /* bytes held in sw_app and buffers */
+	uint64_t last_ts;
+	struct sw_dissect_stats st;
+	struct sw_memo *memo;
+	struct sw_classifier *cls;    /* created on the first flow on an unknown port */
+};
+
+void sw_dissect_config_default(struct sw_dissect_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_flows = 1u << 19;
+	cfg->idle_timeout_ns = 600ull * 1000000000ull;
+	cfg->syn_timeout_ns = 30ull * 1000000000ull;
+	cfg->stream_buf_max = 16384;
+	cfg->ooo_max_bytes = 65536;
+	cfg->ooo_max_segments = 64;
+	cfg->line_max = 4096;
+	cfg->server_memory_max = 1u << 16;
+	cfg->tls_floor = 0x0303;
+	cfg->use_ndpi = true;
+	cfg->flow_events = true;
+	cfg->seed = 0;
+}
+
+const struct sw_dissect_config *sw_engine_config(const struct sw_engine *e) { return &e->cfg; }
+struct sw_memo *sw_engine_memo(struct sw_engine *e) { return e->memo; }
+
+void sw_count_anomaly(struct sw_engine *e, enum sw_anomaly a)
+{
+	if ((unsigned)a < SW_AN__COUNT)
+		e->st.anomalies[a]++;
+}
+
+/* ---- hashing -------------------------------------------------------------- */
+
+static inline uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	x ^= x >> 33;
+	return x;
+}
+
+static inline uint64_t load64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint64_t endpoint_hash(uint64_t seed, const uint8_t ip[16], uint16_t port)
+{
+	return mix64(seed ^ load64(ip) ^ (load64(ip + 8) * 0x9e3779b97f4a7c15ull) ^
+		     ((uint64_t)port << 48));
+}
+
+/* Symmetric: the sum of the two endpoint hashes does not depend on direction. */
+static inline uint32_t flow_hash(const struct sw_engine *e, const struct sw_packet *p)
+{
+	uint64_t h = endpoint_hash(e->seed, p->src, p->sport) + endpoint_hash(e->seed, p->dst, p->dport);
+	return (uint32_t)mix64(h ^ p->ip_version);
+}
+
+/* ---- LRU lists ------------------------------------------------------------ */
+
+static void lru_unlink(struct sw_engine *e, struct sw_flow *f)
+{
+	struct lru *l = &e->lists[f->list];
+	if (f->lprev)
+		f->lprev->lnext = f->lnext;
+	else
+		l->head = f->lnext;
+	if (f->lnext)
+		f->lnext->lprev = f->lprev;
+	else
+		l->tail = f->lprev;
+	f->lprev = f->lnext = NULL;
+}
+
+static void lru_append(struct sw_engine *e, struct sw_flow *f, uint8_t list)
+{
+	struct lru *l = &e->lists[list];
+	f->list = list;
+	f->lnext = NULL;
+	f->lprev = l->tail;
+	if (l->tail)
+		l->tail->lnext = f;
+	else
+		l->head = f;
+	l->tail = f;
+}
+
+static inline void lru_touch(struct sw_engine *e, struct sw_flow *f, uint8_t list)
+{
+	if (f->list == list && e->lists[list].tail == f)
+		return;
+	lru_unlink(e, f);
+	lru_append(e, f, list);
+}
+
+/* ---- pool ----------------------------------------------------------------- */
+
+static struct sw_flow *flow_alloc(struct sw_engine *e)
+{
+	if (!e->free_list) {
+		if (e->pool_size >= e->cfg.max_flows)
+			return NULL;
+		uint32_t n = SW_MIN((uint32_t)POOL_CHUNK, e->cfg.max_flows - e->pool_size);
+		struct pool_chunk *c = malloc(sizeof(*c) + (size_t)n * sizeof(struct sw_flow));
+		if (!c)
+			return NULL;
+		c->next = e->chunks;
+		e->chunks = c;
+		for (uint32_t i = n; i-- > 0;) {
+			c->flows[i].hnext = e->free_list;
+			e->free_list = &c->flows[i];
+		}
+		e->pool_size += n;
+	}
+	struct sw_flow *f = e->free_list;
+	e->free_list = f->hnext;
+	memset(f, 0, sizeof(*f));
+	return f;
+}
+
+/* ---- table ---------------------------------------------------------------- */
+
+static inline bool same_ip(const uint8_t *a, const uint8_t *b) { return memcmp(a, b, 16) == 0; }
+
+/* Find the flow of p; *dir is 0 when p goes client->server. */
+static struct sw_flow *lookup(struct sw_engine *e, uint32_t h, const struct sw_packet *p, int *dir)
+{
+	for (struct sw_flow *f = e->buckets[h & e->mask]; f; f = f->hnext) {
+		if (f->hash != h || f->ip_version != p->ip_version)
+			continue;
+		if (f->cport == p->sport && f->sport == p->dport &&
+		    same_ip(f->cli, p->src) && same_ip(f->srv, p->dst)) {
+			*dir = 0;
+			return f;
+		}
+		if (f->cport == p->dport && f->sport == p->sport &&
+		    same_ip(f->cli, p->dst) && same_ip(f->srv, p->src)) {
+			*dir = 1;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+static void table_remove(struct sw_engine *e, struct sw_flow *f)
+{
+	struct sw_flow **pp = &e->buckets[f->hash & e->mask];
+	while (*pp && *pp != f)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = f->hnext;
+	lru_unlink(e, f);
+	e->n_flows--;
+	e->st.flows_active = e->n_flows;
+	f->hnext = e->free_list;
+	e->free_list = f;
+}
+
+/* Ports whose server side we know: they fix the client when no SYN was seen. */
+static bool server_port(uint16_t port)
+{
+	switch (port) {
+	case 25: case 465: case 587: case 2525:
+	case 110: case 995: case 143: case 993:
+	case 443:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static struct sw_flow *flow_create(struct sw_engine *e, uint32_t h, const struct sw_packet *p, int *dir);
+static void flow_end(struct sw_engine *e, struct sw_flow *f, uint64_t ts, int why);
+
+enum { END_FIN, END_RST, END_TIMEOUT, END_EVICTED, END_FLUSH };
+
+static bool evict_one(struct sw_engine *e, uint64_t ts)
+{
+	struct sw_flow *f = e->lists[LIST_EMBRYO].head;
+	if (!f)
+		f = e->lists[LIST_ACTIVE].head;
+	if (!f)
+		return false;
+	e->st.flows_evicted_cap++;
+	if (f->list == LIST_ACTIVE && !f->closed)
+		e->st.caps_hit++;
+	flow_end(e, f, ts, END_EVICTED);
+	table_remove(e, f);
+	return true;
+}
+
+static struct sw_flow *flow_create(struct sw_engine *e, uint32_t h, const struct sw_packet *p, int *dir)
+{
+	if (e->n_flows >= e->cfg.max_flows && !evict_one(e, p->ts_ns))
+		return NULL;
+	struct sw_flow *f = flow_alloc(e);
+	if (!f)
+		return NULL;
+	/* Client = SYN sender; SYN-ACK sender is the server; else a known server port. */
+	bool src_is_client;
+	if ((p->tcp_flags & (SW_TH_SYN | SW_TH_ACK)) == SW_TH_SYN)
+		src_is_client = true;
+	else if ((p->tcp_flags & (SW_TH_SYN | SW_TH_ACK)) == (SW_TH_SYN | SW_TH_ACK))
+		src_is_client = false;
+	else if (server_port(p->dport) && !server_port(p->sport))
+		src_is_client = true;
+	else if (server_port(p->sport) && !server_port(p->dport))
+		src_is_client = false;
+	else
+		src_is_client = p->sport >= p->dport; /* ephemeral ports are high: provisional */
+	f->client_known = (p->tcp_flags & SW_TH_SYN) || server_port(p->dport) || server_port(p->sport);
+	f->ip_version = p->ip_version;
+	if (src_is_client) {
+		memcpy(f->cli, p->src, 16);
+		memcpy(f->srv, p->dst, 16);
+		f->cport = p->sport;
+		f->sport = p->dport;
+		*dir = 0;
+	} else {
+		memcpy(f->cli, p->dst, 16);
+		memcpy(f->srv, p->src, 16);
+		f->cport = p->dport;
+		f->sport = p->sport;
+		*dir = 1;
+	}
+	f->hash = h;
+	f->first_ts = f->last_ts = p->ts_ns;
+	f->file_no = p->file_no;
+	f->hnext = e->buckets[h & e->mask];
+	e->buckets[h & e->mask] = f;
+	lru_append(e, f, LIST_EMBRYO);
+	e->n_flows++;
+	e->st.flows_created++;
+	e->st.flows_active = e->n_flows;
+	if (e->n_flows > e->st.flows_peak)
+		e->st.flows_peak = e->n_flows;
+	return f;
+}
+
+/* Swap the client and server sides of a flow whose orientation was a guess. */
+static void flow_swap(struct sw_flow *f)
+{
+	uint8_t t[16];
+	memcpy(t, f->cli, 16);
+	memcpy(f->cli, f->srv, 16);
+	memcpy(f->srv, t, 16);
+	uint16_t tp = f->cport;
+	f->cport = f->sport;
+	f->sport = tp;
+	uint64_t tv = f->pkts[0];
+	f->pkts[0] = f->pkts[1];
+	f->pkts[1] = tv;
+	tv = f->bytes[0];
+	f->bytes[0] = f->bytes[1];
+	f->bytes[1] = tv;
+	uint32_t ti = f->isn[0];
+	f->isn[0] = f->isn[1];
+	f->isn[1] = ti;
+	f->isn_known = (uint8_t)(((f->isn_known & 1) << 1) | ((f->isn_known >> 1) & 1));
+	f->fin = (uint8_t)(((f->fin & 1) << 1) | ((f->fin >> 1) & 1));
+}
+
+/* ---- memory accounting ---------------------------------------------------- */
+
+static void mem_add(struct sw_engine *e, int64_t n)
+{
+	e->mem += n;
+	if (e->mem > 0 && (uint64_t)e->mem > e->st.mem_peak)
+		e->st.mem_peak = (uint64_t)e->mem;
+}
+
+static void sync_mem(struct sw_engine *e)
+{
+	if (e->mem > 0 && (uint64_t)e->mem > e->st.mem_peak)
+		e->st.mem_peak = (uint64_t)e->mem;
+}
+
+/* ---- the reassembly consumer ---------------------------------------------- */
+
+static void tls_cb(void *ctx, const struct sw_tls_event *ev);
+
+struct tls_cb_ctx {
+	struct sw_engine_ctx *x;
+	int dir;
+};
+
+/* Feed TLS bytes of direction dir; returns bytes consumed. */
+static uint32_t feed_tls(struct sw_engine_ctx *x, int dir, const uint8_t *p, uint32_t n)
+{
+	struct sw_app *a = x->f->app;
+	struct tls_cb_ctx c = { x, dir };
+	size_t k = sw_tls_dir_feed(&a->tls[dir], p, n, tls_cb, &c);
+	if (sw_tls_dir_finished(&a->tls[dir])) {
+		a->mode[dir] = SW_M_DONE;
+		return n;
+	}
+	return (uint32_t)k;
+}
+
+static void tls_cb(void *ctx, const struct sw_tls_event *ev)
+{
+	struct tls_cb_ctx *c = ctx;
+	sw_detect_tls_event(c->x, c->dir, ev);
+}
+
+static bool mail_line(struct sw_engine_ctx *x, int dir, const uint8_t *line, uint32_t len)
+{
+	switch (x->f->app->info.app_proto) {
+	case SW_APP_SMTP:
+		return sw_smtp_line(x, dir, line, len);
+	case SW_APP_IMAP:
+		return sw_imap_line(x, dir, line, len);
+	case SW_APP_POP3:
+		return sw_pop3_line(x, dir, line, len);
+	default:
+		return true;
+	}
+}
+
+/*
+ * After a STARTTLS success, bytes of a direction either start TLS or are
+ * plaintext: in the server direction before the client's TLS, that is
+ * response injection; in the client direction, the upgrade did not happen.
+ * Returns bytes consumed (0: need more to decide).
+ */
+static uint32_t await_tls(struct sw_engine_ctx *x, int dir, const uint8_t *p, uint32_t n)
+{
+	struct sw_app *a = x->f->app;
+	if (n < 3)
+		return 0;
+	if (sw_tls_looks_like_record(p, n)) {
+		a->mode[dir] = SW_M_TLS;
+		if (dir == 0) {
+			a->client_tls_started = true;
+			a->info.starttls.upgraded = SW_YES;
+			a->info.tls_seen = true;
+		}
+		return 0; /* the caller loops and feeds in TLS mode */
+	}
+	const uint8_t *nl = memchr(p, '\n', n);
+	uint32_t len = nl ? (uint32_t)(nl - p) + 1 : n;
+	if (!nl && n < x->e->cfg.line_max)
+		return 0;
+	struct sw_evidence ev = { (uint8_t)dir, (uint16_t)SW_MIN(len, SW_EVIDENCE_LINE_MAX), p };
+	if (dir == 1) {
+		if (!a->client_tls_started)
+			sw_raise(x, SW_F_STARTTLS_RESPONSE_INJECTION, 1, NULL, &ev, 1,
+				 "plaintext from the server after the STARTTLS success reply");
+		/* The server goes on in plaintext; keep reading its lines. */
+		a->mode[1] = SW_M_LINE;
+		return 0;
+	}
+	/* The client goes on in plaintext: the upgrade did not happen. */
+	if (a->info.starttls.upgraded == SW_UNSEEN)
+		a->info.starttls.upgraded = SW_NO;
+	sw_raise(x, SW_F_STARTTLS_NOT_UPGRADED, 1, NULL, &ev, 1,
+		 "the client continued in plaintext after the STARTTLS success reply");
+	a->mode[0] = SW_M_LINE;
+	if (a->mode[1] == SW_M_AWAIT_TLS)
+		a->mode[1] = SW_M_LINE;
+	a->starttls_accepted = false;
+	return 0;
+}
+
+static uint32_t deliver(void *ctx, int dir, const uint8_t *p, uint32_t n, uint64_t off)
+{
+	struct sw_engine_ctx *x = ctx;
+	struct sw_app *a = x->f->app;
+	uint32_t used = 0;
+	(void)off;
+
+	while (used < n) {
+		const uint8_t *q = p + used;
+		uint32_t left = n - used;
+		uint8_t mode = a->mode[dir];
+
+		if (mode == SW_M_LINE && a->resync[dir]) {
+			const uint8_t *nl = memchr(q, '\n', left);
+			if (!nl)
+				return n;
+			a->resync[dir] = 0;
+			used += (uint32_t)(nl - q) + 1;
+			continue;
+		}
+		switch (mode) {
+		case SW_M_LINE: {
+			/* A client that sends TLS without waiting for the reply to STARTTLS. */
+			if (dir == 0 && a->starttls_pending && left >= 3 && sw_tls_looks_like_record(q, left)) {
+				a->mode[0] = SW_M_AWAIT_TLS;
+				continue;
+			}
+			const uint8_t *nl = memchr(q, '\n', SW_MIN(left, x->e->cfg.line_max));
+			uint32_t len;
+			if (nl) {
+				len = (uint32_t)(nl - q) + 1;
+			} else if (left >= x->e->cfg.line_max) {
+				/* An over-long line: parse its head, drop the rest. */
+				sw_count_anomaly(x->e, SW_AN_LINE_TOO_LONG);
+				len = x->e->cfg.line_max;
+				if (!mail_line(x, dir, q, len))
+					return used;
+				used += len;
+				a->resync[dir] = 1;
+				continue;
+			} else {
+				return used; /* need the rest of the line */
+			}
+			if (!mail_line(x, dir, q, len))
+				return used;
+			used += len;
+			break;
+		}
+		case SW_M_DATA:
+			used += sw_smtp_data(x, q, left);
+			break;
+		case SW_M_AWAIT_TLS: {
+			uint32_t k = await_tls(x, dir, q, left);
+			if (k == 0 && a->mode[dir] == SW_M_AWAIT_TLS)
+				return used; /* need more bytes to decide */
+			used += k;
+			break;
+		}
+		case SW_M_TLS: {
+			uint32_t k = feed_tls(x, dir, q, left);
+			if (k == 0 && a->mode[dir] == SW_M_TLS)
+				return n;
+			used += k;
+			break;
+		}
+		case SW_M_DONE:
+		default:
+			a->stop_req[dir] = true;
+			return n;
+		}
+	}
+	return used;
+}
+
+static void gap(void *ctx, int dir, uint64_t off, uint64_t lost)
+{
+	struct sw_engine_ctx *x = ctx;
+	struct sw_app *a = x->f->app;
+	(void)off;
+	(void)lost;
+	a->info.state_gaps |= (uint8_t)(1u << dir);
+	switch (a->mode[dir]) {
+	case SW_M_LINE:
+		a->resync[dir] = 1;
+		/* Replies can no longer be paired with commands. */
+		if (a->info.app_proto == SW_APP_SMTP) {
+			a->u.smtp.q.len = 0;
+			a->u.smtp.reply_open = false;
+			a->u.smtp.auth_exchange = false;
+		} else if (a->info.app_proto == SW_APP_IMAP) {
+			/* A literal's count is lost with its bytes; tags still pair. */
+			a->u.imap.literal_left[dir] = 0;
+			a->u.imap.cont[dir] = false;
+			if (dir == 0)
+				a->u.imap.auth_exchange = false;
+		} else if (a->info.app_proto == SW_APP_POP3) {
+			a->u.pop3.q.len = 0;
+			a->u.pop3.multiline = false;
+			a->u.pop3.capa_open = false;
+			a->u.pop3.auth_exchange = false;
+		}
+		break;
+	case SW_M_DATA:
+		break; /* keep scanning for the terminator */
+	default:
+		a->mode[dir] = SW_M_DONE;
+		break;
+	}
+}
+
+/* ---- per-flow application state ------------------------------------------- */
+
+static enum sw_app_proto proto_by_port(uint16_t port)
+{
+	switch (port) {
+	case 25: case 587: case 2525:
+		return SW_APP_SMTP;
+	case 143:
+		return SW_APP_IMAP;
+	case 110:
+		return SW_APP_POP3;
+	case 465: case 993: case 995: case 443:
+		return SW_APP_TLS;
+	default:
+		return SW_APP_UNKNOWN;
+	}
+}
+
+/*
+ * Decide from the first payload what the flow carries: a ClientHello from
+ * the client, else the server port, else the first bytes (classify.c).
+ * *strength says whether the answer is final or a hint to confirm.
+ */
+static enum sw_app_proto classify(const struct sw_flow *f, int dir, const uint8_t *p, uint32_t n,
+				  enum sw_cls_strength *strength)
+{
+	*strength = SW_CLS_STRONG;
+	if (dir == 0 && n >= 3 && sw_tls_looks_like_record(p, n))
+		return SW_APP_TLS;
+	enum sw_app_proto by_port = proto_by_port(f->sport);
+	if (by_port != SW_APP_UNKNOWN)
+		return by_port;
+	return sw_classify_first_bytes(dir, p, n, strength);
+}
+
+static void app_init_mode(struct sw_app *a)
+{
+	switch (a->info.app_proto) {
+	case SW_APP_TLS:
+		a->mode[0] = a->mode[1] = SW_M_TLS;
+		a->info.tls_seen = true;
+		break;
+	case SW_APP_SMTP:
+		a->mode[0] = a->mode[1] = SW_M_LINE;
+		a->u.smtp.q.verb[0] = SW_V_GREETING;
+		a->u.smtp.q.len = 1;
+		break;
+	case SW_APP_IMAP:
+		a->mode[0] = a->mode[1] = SW_M_LINE;
+		break;
+	case SW_APP_POP3:
+		a->mode[0] = a->mode[1] = SW_M_LINE;
+		a->u.pop3.q.verb[0] = SW_V_GREETING;
+		a->u.pop3.q.len = 1;
+		break;
+	default:
+		a->mode[0] = a->mode[1] = SW_M_DONE;
+		break;
+	}
+}
+
+static struct sw_app *app_new(struct sw_engine *e, struct sw_flow *f, enum sw_app_proto proto)
+{
+	struct sw_app *a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	mem_add(e, (int64_t)sizeof(*a));
+	a->info.app_proto = proto;
+	sw_reasm_init(&a->rs[0]);
+	sw_reasm_init(&a->rs[1]);
+	sw_tls_dir_init(&a->tls[0]);
+	sw_tls_dir_init(&a->tls[1]);
+	app_init_mode(a);
+	for (int d = 0; d < 2; d++)
+		if (f->isn_known & (1u << d))
+			sw_reasm_start(&a->rs[d], f->isn[d] + 1);
+	if (proto == SW_APP_TLS)
+		e->st.flows_tls++;
+	else if (proto != SW_APP_UNKNOWN)
+		e->st.flows_mail++; /* an undecided flow is counted when decided */
+	return a;
+}
+
+static void app_release_buffers(struct sw_engine *e, struct sw_app *a)
+{
+	for (int d = 0; d < 2; d++) {
+		sw_reasm_free(&a->rs[d], &e->cnt);
+		sw_tls_dir_free(&a->tls[d]);
+	}
+}
+
+static void app_free(struct sw_engine *e, struct sw_flow *f)
+{
+	if (!f->app)
+		return;
+	if (f->app->cls) {
+		sw_cls_flow_free(e->cls, f->app->cls);
+		mem_add(e, -(int64_t)sw_cls_flow_mem());
+	}
+	app_release_buffers(e, f->app);
+	free(f->app);
+	mem_add(e, -(int64_t)sizeof(struct sw_app));
+	f->app = NULL;
+}
+
+static void fill_info(struct sw_flow *f)
+{
+	struct sw_flow_info *i = &f->app->info;
+	i->ip_version = f->ip_version;
+	memcpy(i->client_ip, f->cli, 16);
+	memcpy(i->server_ip, f->srv, 16);
+	i->client_port = f->cport;
+	i->server_port = f->sport;
+	i->first_ts_ns = f->first_ts;
+	i->last_ts_ns = f->last_ts;
+	i->pkts[0] = f->pkts[0];
+	i->pkts[1] = f->pkts[1];
+	i->bytes[0] = f->bytes[0];
+	i->bytes[1] = f->bytes[1];
+	i->file_no = f->file_no;
+}
+
+/* The snapshot findings point at: kept current before any detector call. */
+const struct sw_flow_info *sw_flow_snapshot(struct sw_flow *f);
+const struct sw_flow_info *sw_flow_snapshot(struct sw_flow *f)
+{
+	fill_info(f);
+	return &f->app->info;
+}
+
+static void finish_streams(struct sw_engine *e, struct sw_flow *f, uint64_t ts)
+{
+	struct sw_app *a = f->app;
+	struct sw_engine_ctx x = { e, f, ts };
+	for (int d = 0; d < 2; d++) {
+		if (!a->rs[d].started || a->rs[d].stopped)
+			continue;
+		struct sw_reasm_consumer c = { &x, d, deliver, gap };
+		sw_reasm_finish(&a->rs[d], &e->caps, &e->cnt, &c);
+	}
+}
+
+static void flow_end(struct sw_engine *e, struct sw_flow *f, uint64_t ts, int why)
+{
+	if (f->closed)
+		return;
+	f->closed = true;
+	if (!f->app)
+		return;
+	finish_streams(e, f, ts);
+	fill_info(f);
+	struct sw_flow_info *i = &f->app->info;
+	i->end_fin = why == END_FIN;
+	i->end_rst = why == END_RST;
+	i->end_timeout = why == END_TIMEOUT;
+	i->end_evicted = why == END_EVICTED;
+	if (e->cfg.flow_events && e->sink.flow && i->app_proto != SW_APP_UNKNOWN)
+		e->sink.flow(e->sink.ctx, i);
+	app_free(e, f);
+}
+
+static void expire(struct sw_engine *e, uint64_t now)
+{
+	static const int order[LIST__COUNT] = { LIST_EMBRYO, LIST_ACTIVE };
+	for (int i = 0; i < LIST__COUNT; i++) {
+		int l = order[i];
+		uint64_t to = l == LIST_EMBRYO ? e->cfg.syn_timeout_ns : e->cfg.idle_timeout_ns;
+		struct sw_flow *f;
+		while ((f = e->lists[l].head) && f->last_ts + to < now) {
+			if (!f->closed)
+				e->st.flows_timed_out++;
+			flow_end(e, f, f->last_ts, END_TIMEOUT);
+			table_remove(e, f);
+		}
+	}
+}
+
+void sw_engine_expire(struct sw_engine *e, uint64_t now_ns)
+{
+	expire(e, now_ns);
+}
+
+/* ---- the per-packet path --------------------------------------------------- */
+
+static void after_segment(struct sw_engine *e, struct sw_flow *f)
+{
+	struct sw_app *a = f->app;
+	for (int d = 0; d < 2; d++) {
+		if (a->mode[d] == SW_M_DONE)
+			a->stop_req[d] = true;
+		if (a->stop_req[d] && !a->rs[d].stopped) {
+			sw_reasm_stop(&a->rs[d], &e->cnt);
+			sw_tls_dir_free(&a->tls[d]);
+		}
+	}
+}
+
+/* One segment into the reassembly of direction dir; the dissectors run from deliver(). */
+static void feed(struct sw_engine *e, struct sw_flow *f, int dir, uint32_t seq, const uint8_t *data,
+		 uint32_t n, bool fin, uint64_t ts)
+{
+	struct sw_app *a = f->app;
+	struct sw_reasm *r = &a->rs[dir];
+	if (r->stopped)
+		return;
+	if (!r->started)
+		sw_reasm_start(r, seq);
+	struct sw_engine_ctx x = { e, f, ts };
+	struct sw_reasm_consumer c = { &x, dir, deliver, gap };
+	sw_reasm_segment(r, &e->caps, &e->cnt, &c, seq, data, n, fin);
+	after_segment(e, f);
+}
+
+/* The flow's first payload: pick its dissector, or start classifying it. */
+static bool app_start(struct sw_engine *e, struct sw_flow *f, int dir, const struct sw_packet *p)
+{
+	enum sw_cls_strength st;
+	enum sw_app_proto proto = classify(f, dir, p->payload, p->payload_len, &st);
+	if (st == SW_CLS_STRONG) {
+		f->app = app_new(e, f, proto);
+	} else if (st == SW_CLS_HINT || e->cfg.use_ndpi) {
+		if (!e->cls)
+			e->cls = sw_classifier_new(e->cfg.use_ndpi);
+		if (e->cls && sw_classifier_pending(e->cls) >= SW_CLS_MAX_PENDING)
+			e->st.caps_hit++;
+		struct sw_cls_flow *cf = e->cls ? sw_cls_flow_new(e->cls, proto) : NULL;
+		if (cf)
+			f->app = app_new(e, f, SW_APP_UNKNOWN);
+		if (f->app) {
+			f->app->cls = cf;
+			mem_add(e, (int64_t)sw_cls_flow_mem());
+		} else {
+			sw_cls_flow_free(e->cls, cf);
+		}
+	}
+	if (!f->app) {
+		f->ignored = true;
+		return false;
+	}
+	lru_touch(e, f, LIST_ACTIVE);
+	return true;
+}
+
+struct replay_ctx {
+	struct sw_engine *e;
+	struct sw_flow *f;
+};
+
+static void replay_one(void *ctx, int dir, uint32_t seq, const uint8_t *p, uint32_t n, bool fin,
+		       uint64_t ts)
+{
+	struct replay_ctx *rc = ctx;
+	feed(rc->e, rc->f, dir, seq, p, n, fin, ts);
+}
+
+/*
+ * Offer a packet of an undecided flow to the classifier.  When it decides,
+ * the dissector starts on the logged packets, replayed in arrival order; a
+ * direction whose bytes did not all fit in the log restarts at its next
+ * segment after a gap.  Returns true when the caller must still feed this
+ * packet (it is not in the log).
+ */
+static bool app_pending(struct sw_engine *e, struct sw_flow *f, int dir, const struct sw_packet *p)
+{
+	struct sw_app *a = f->app;
+	struct sw_cls_verdict v;
+	enum sw_cls_result r = sw_cls_flow_packet(e->cls, a->cls, dir, p, &v);
+	e->st.classifier_calls += v.ndpi_calls;
+	if (r == SW_CLS_PENDING)
+		return false;
+	if (r == SW_CLS_GIVE_UP) {
+		app_free(e, f);
+		f->ignored = true;
+		return false;
+	}
+	a->info.app_proto = v.proto;
+	memcpy(a->info.classified_as, v.name, sizeof(a->info.classified_as));
+	app_init_mode(a);
+	if (v.proto == SW_APP_TLS)
+		e->st.flows_tls++;
+	else
+		e->st.flows_mail++;
+	struct replay_ctx rc = { e, f };
+	sw_cls_flow_replay(a->cls, replay_one, &rc);
+	sw_cls_flow_free(e->cls, a->cls);
+	a->cls = NULL;
+	mem_add(e, -(int64_t)sw_cls_flow_mem());
+	for (int d = 0; d < 2; d++) {
+		if (!v.lost[d] || a->rs[d].stopped)
+			continue;
+		struct sw_engine_ctx x = { e, f, p->ts_ns };
+		e->st.caps_hit++;
+		gap(&x, d, 0, 0);
+		sw_reasm_free(&a->rs[d], &e->cnt);
+		sw_reasm_init(&a->rs[d]); /* starts again at the next segment */
+	}
+	return !v.logged;
+}
+
+static void payload(struct sw_engine *e, struct sw_flow *f, int dir, const struct sw_packet *p)
+{
+	if (f->ignored)
+		return;
+	if (!f->app) {
+		if (!f->client_known && dir == 1 && p->payload_len >= 3 &&
+		    sw_tls_looks_like_record(p->payload, p->payload_len)) {
+			/* The side that sent the ClientHello is the client. */
+			flow_swap(f);
+			dir = 0;
+		}
+		f->client_known = true;
+		if (!app_start(e, f, dir, p))
+			return;
+	}
+	if (f->app->cls && !app_pending(e, f, dir, p))
+		return;
+	feed(e, f, dir, p->seq, p->payload, p->payload_len, (p->tcp_flags & SW_TH_FIN) != 0, p->ts_ns);
+}
+
+void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
+{
+	e->st.packets++;
+	e->st.payload_bytes += p->payload_len;
+	if (p->ts_ns > e->last_ts)
+		e->last_ts = p->ts_ns;
+	expire(e, p->ts_ns);
+
+	uint32_t h = flow_hash(e, p);
+	int dir = 0;
+	struct sw_flow *f = lookup(e, h, p, &dir);
+	uint8_t fl = p->tcp_flags;
+
+	if (f && f->closed) {
+		/* A new SYN on a closed 4-tuple starts a new connection. */
+		if ((fl & (SW_TH_SYN | SW_TH_ACK)) == SW_TH_SYN) {
+			table_remove(e, f);
+			f = NULL;
+		} else {
+			f->last_ts = p->ts_ns;
+			return;
+		}
+	}
+	if (!f) {
+		if (!(fl & SW_TH_SYN) && p->payload_len == 0)
+			return; /* bare ACK / RST / FIN of a flow we never saw: nothing to learn */
+		if (fl & SW_TH_RST)
+			return;
+		f = flow_create(e, h, p, &dir);
+		if (!f)
+			return;
+	}
+
+	f->last_ts = p->ts_ns;
+	f->pkts[dir]++;
+	f->bytes[dir] += p->payload_len;
+	if ((fl & (SW_TH_SYN | SW_TH_FIN)) == (SW_TH_SYN | SW_TH_FIN))
+		sw_count_anomaly(e, SW_AN_TCP_BAD_FLAGS);
+
+	if (fl & SW_TH_SYN) {
+		f->isn[dir] = p->seq;
+		f->isn_known |= (uint8_t)(1u << dir);
+		if (dir == 0)
+			f->syn_seen = true;
+		else {
+			f->synack_seen = true;
+			f->sa_ttl = p->ttl;
+			f->sa_window = p->window;
+			f->sa_mss = p->mss;
+			f->sa_wscale = p->wscale;
+			f->sa_nopts = p->n_opts;
+		}
+	}
+	if (p->payload_len > 0 || (f->app && (fl & SW_TH_FIN)))
+		payload(e, f, dir, p);
+	/* payload() may swap the flow's sides; recompute the direction. */
+	if (f->cport != p->sport || !same_ip(f->cli, p->src))
+		dir = 1;
+	else
+		dir = 0;
+
+	lru_touch(e, f, f->app || f->pkts[0] + f->pkts[1] > 3 ? LIST_ACTIVE : LIST_EMBRYO);
+
+	if (fl & SW_TH_RST) {
+		flow_end(e, f, p->ts_ns, END_RST);
+		lru_touch(e, f, LIST_EMBRYO);
+	} else if (fl & SW_TH_FIN) {
+		f->fin |= (uint8_t)(1u << dir);
+		if (f->fin == 3) {
+			flow_end(e, f, p->ts_ns, END_FIN);
+			lru_touch(e, f, LIST_EMBRYO);
+		}
+	}
+	sync_mem(e);
+}
+
+void sw_engine_flush(struct sw_engine *e)
+{
+	for (int l = 0; l < LIST__COUNT; l++) {
+		struct sw_flow *f;
+		while ((f = e->lists[l].head)) {
+			flow_end(e, f, f->last_ts, END_FLUSH);
+			table_remove(e, f);
+		}
+	}
+}
+
+void sw_engine_stats(const struct sw_engine *e, struct sw_dissect_stats *out)
+{
+	*out = e->st;
+	out->flows_active = e->n_flows;
+	out->mem_bytes = e->mem > 0 ? (uint64_t)e->mem : 0;
+	out->mem_bytes += (uint64_t)e->pool_size * sizeof(struct sw_flow) +
+			  ((uint64_t)e->mask + 1) * sizeof(struct sw_flow *);
+	if (out->mem_bytes > out->mem_peak)
+		out->mem_peak = out->mem_bytes;
+}
+
+void sw_engine_raise_sensor(struct sw_engine *e, uint64_t ts_ns, const char *detail)
+{
+	struct sw_finding fd;
+	memset(&fd, 0, sizeof(fd));
+	fd.kind = SW_F_SENSOR_DEGRADED;
+	fd.severity = 2;
+	fd.ts_ns = ts_ns;
+	fd.detail = detail;
+	e->st.findings++;
+	e->st.findings_by_kind[SW_F_SENSOR_DEGRADED]++;
+	if (e->sink.finding)
+		e->sink.finding(e->sink.ctx, &fd);
+}
+
+/* Used by detect.c to count and forward a finding. */
+void sw_engine_emit(struct sw_engine *e, const struct sw_finding *fd);
+void sw_engine_emit(struct sw_engine *e, const struct sw_finding *fd)
+{
+	e->st.findings++;
+	e->st.findings_by_kind[fd->kind]++;
+	if (e->sink.finding)
+		e->sink.finding(e->sink.ctx, fd);
+}
+
+struct sw_engine *sw_engine_new(const struct sw_dissect_config *cfg, const struct sw_sink *sink)
+{
+	struct sw_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->cfg = *cfg;
+	if (e->cfg.max_flows < 16)
+		e->cfg.max_flows = 16;
+	if (e->cfg.line_max < 64)
+		e->cfg.line_max = 64;
+	if (sink)
+		e->sink = *sink;
+	e->seed = cfg->seed;
+	if (e->seed == 0 && getrandom(&e->seed, sizeof(e->seed), 0) != (ssize_t)sizeof(e->seed))
+		e->seed = 0x5eed5eed5eed5eedull;
+	uint32_t nb = 1024;
+	while (nb < e->cfg.max_flows && nb < (1u << 30))
+		nb <<= 1;
+	e->buckets = calloc(nb, sizeof(*e->buckets));
+	e->memo = sw_memo_new(e->cfg.server_memory_max);
+	if (!e->buckets || !e->memo) {
+		free(e->buckets);
+		sw_memo_free(e->memo);
+		free(e);
+		return NULL;
+	}
+	e->mask = nb - 1;
+	e->caps.buf_max = e->cfg.stream_buf_max;
+	e->caps.ooo_max_bytes = e->cfg.ooo_max_bytes;
+	e->caps.ooo_max_segments = e->cfg.ooo_max_segments;
+	e->cnt.anomalies = e->st.anomalies;
+	e->cnt.gaps = &e->st.gaps;
+	e->cnt.gap_bytes = &e->st.gap_bytes;
+	e->cnt.ooo_segments = &e->st.ooo_segments;
+	e->cnt.retransmissions = &e->st.retransmissions;
+	e->cnt.caps_hit = &e->st.caps_hit;
+	e->cnt.mem_bytes = &e->mem;
+	return e;
+}
+
+void sw_engine_free(struct sw_engine *e)
+{
+	if (!e)
+		return;
+	for (int l = 0; l < LIST__COUNT; l++) {
+		struct sw_flow *f;
+		while ((f = e->lists[l].head)) {
+			app_free(e, f);
+			table_remove(e, f);
+		}
+	}
+	struct pool_chunk *c = e->chunks;
+	while (c) {
+		struct pool_chunk *n = c->next;
+		free(c);
+		c = n;
+	}
+	free(e->buckets);
+	sw_memo_free(e->memo);
+	sw_classifier_free(e->cls);
+	free(e);
+}

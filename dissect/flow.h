@@ -1,0 +1,225 @@
+/*
+ * flow.h - per-flow state shared by the engine, the mail dissectors and
+ * the detector (private to dissect/).
+ *
+ * Invariants:
+ *  - A flow costs a struct sw_flow (small, pooled) from its first SYN or
+ *    payload packet.  Bare ACKs and RSTs of unknown flows create nothing.
+ *  - struct sw_app (reassembly, dissector state, the flow summary) is
+ *    allocated only for flows that look like mail or TLS, on their first
+ *    payload, and its buffers are released as soon as no dissector needs
+ *    bytes (mode SW_M_DONE in both directions): after that a packet costs a
+ *    lookup, counters and an LRU move.
+ *  - Direction 0 is client->server, 1 is server->client, always.
+ */
+#ifndef SW_FLOW_H
+#define SW_FLOW_H
+
+#include "reasm.h"
+#include "sw_dissect.h"
+#include "tls.h"
+
+/* What a direction's delivered bytes mean right now. */
+enum sw_dir_mode {
+	SW_M_LINE = 0,   /* protocol lines (commands or replies) */
+	SW_M_DATA,       /* SMTP DATA body: scanning for CRLF.CRLF, nothing kept */
+	SW_M_AWAIT_TLS,  /* after a STARTTLS success: TLS should start here */
+	SW_M_TLS,        /* TLS records */
+	SW_M_DONE,       /* nothing more to learn */
+};
+
+#define SW_CMDQ_MAX 16   /* pipelined commands awaiting replies */
+#define SW_EVBUF_LINES 6
+#define SW_EVBUF_LINE 72
+
+/* A few recent protocol lines kept as evidence for a finding raised later. */
+struct sw_evbuf {
+	uint8_t n;
+	uint8_t from_server[SW_EVBUF_LINES];
+	uint8_t len[SW_EVBUF_LINES];
+	uint8_t data[SW_EVBUF_LINES][SW_EVBUF_LINE];
+};
+
+enum sw_verb {
+	SW_V_OTHER = 0,
+	SW_V_GREETING, /* pseudo-command the banner answers */
+	SW_V_EHLO, SW_V_HELO, SW_V_STARTTLS, SW_V_AUTH, SW_V_MAIL, SW_V_RCPT,
+	SW_V_DATA, SW_V_BDAT, SW_V_RSET, SW_V_QUIT, SW_V_NOOP,
+	/* IMAP / POP3 */
+	SW_V_CAPABILITY, SW_V_LOGIN, SW_V_AUTHENTICATE, SW_V_CAPA, SW_V_STLS,
+	SW_V_USER, SW_V_PASS, SW_V_APOP,
+};
+
+struct sw_cmdq {
+	uint8_t verb[SW_CMDQ_MAX];
+	uint8_t head, len;
+};
+
+struct sw_smtp {
+	struct sw_cmdq q;
+	uint16_t reply_code;     /* code of the multi-line reply being read, 0 if none */
+	bool reply_open;         /* a multi-line reply is being read */
+	bool reply_starttls;     /* ... and it lists STARTTLS */
+	bool reply_mangled;      /* ... and a token looks like a masked STARTTLS */
+	bool reply_is_ehlo;      /* ... and it answers EHLO */
+	bool greeting_seen;
+	bool auth_exchange;      /* client lines are SASL continuations */
+	bool in_transaction;     /* MAIL .. end of DATA */
+	uint8_t data_match;      /* bytes of CRLF.CRLF matched so far */
+	uint64_t bdat_left;      /* BDAT chunk bytes still to skip */
+	bool bdat_last;
+};
+
+#define SW_IMAP_TAGS 4      /* tagged commands awaiting their completion */
+#define SW_IMAP_TAG_MAX 16  /* longer tags are not tracked */
+
+/* IMAP (imap.c): commands are paired with their tagged completions. */
+struct sw_imap {
+	struct {
+		uint8_t verb;           /* enum sw_verb, SW_V_OTHER = free slot */
+		uint8_t len;
+		char tag[SW_IMAP_TAG_MAX];
+	} pend[SW_IMAP_TAGS];
+	uint64_t literal_left[2];       /* bytes of a {n} literal still to pass, per direction */
+	bool cont[2];                   /* the line after the literal continues the command */
+	bool greeting_seen;
+	bool authenticated;             /* PREAUTH, or LOGIN/AUTHENTICATE accepted */
+	bool auth_exchange;             /* client lines are SASL responses */
+	bool caps_reported;             /* a capability list went to the detector */
+	bool caps_starttls, caps_mangled; /* ... and what it said */
+};
+
+/* POP3 (pop3.c): replies are paired with commands through a queue. */
+struct sw_pop3 {
+	struct sw_cmdq q;               /* verbs; SW_POP3_MULTI marks a multi-line answer */
+	bool greeting_seen;
+	bool multiline;          /* reading a multi-line response (CAPA, LIST, RETR...) */
+	bool capa_open;          /* ... which answers CAPA */
+	bool capa_stls;
+	bool capa_mangled;
+	bool auth_exchange;      /* client lines are SASL responses */
+};
+
+struct sw_cls_flow;
+
+struct sw_app {
+	struct sw_flow_info info;
+	struct sw_reasm rs[2];
+	struct sw_tls_dir tls[2];
+	uint8_t mode[2];          /* enum sw_dir_mode */
+	uint8_t resync[2];        /* after a gap: drop bytes up to the next LF */
+	bool stop_req[2];         /* stop reassembly after the current segment */
+	bool starttls_pending;    /* STARTTLS/STLS sent, reply not seen */
+	bool starttls_accepted;   /* success reply seen */
+	bool client_tls_started;  /* the client's first TLS record after STARTTLS */
+	bool mail_cleartext;      /* a mail transaction / login ran in plaintext */
+	bool client_hello_seen, server_hello_seen;
+	struct sw_evbuf ev;       /* lines of the capability list / recent exchange */
+	struct sw_cls_flow *cls;  /* while undecided: classifier state (classify.c) */
+	union {
+		struct sw_smtp smtp;
+		struct sw_imap imap;
+		struct sw_pop3 pop3;
+	} u;
+};
+
+struct sw_flow {
+	struct sw_flow *hnext;       /* hash chain */
+	struct sw_flow *lprev, *lnext; /* LRU list, oldest first */
+	uint32_t hash;
+	uint8_t list;                /* which LRU list */
+	uint8_t ip_version;
+	uint8_t cli[16], srv[16];
+	uint16_t cport, sport;
+	bool syn_seen, synack_seen, client_known, closed, ignored;
+	uint8_t fin;                 /* bit 0: client FIN, bit 1: server FIN */
+	uint8_t isn_known;           /* bit d: isn[d] is the SYN's sequence number */
+	uint32_t isn[2];
+	uint32_t raised;             /* bitmask of findings raised on this flow */
+	uint64_t first_ts, last_ts;
+	uint64_t pkts[2], bytes[2];
+	uint32_t file_no;
+	/* server's SYN-ACK, for the network fingerprint */
+	uint8_t sa_ttl, sa_wscale, sa_nopts;
+	uint16_t sa_window, sa_mss;
+	struct sw_app *app;
+};
+
+struct sw_engine;
+
+/* ---- services the engine offers the dissectors (engine.c) --------------- */
+
+struct sw_engine_ctx {
+	struct sw_engine *e;
+	struct sw_flow *f;
+	uint64_t ts_ns;              /* time of the packet being processed */
+};
+
+/* Count an anomaly. */
+void sw_count_anomaly(struct sw_engine *e, enum sw_anomaly a);
+const struct sw_dissect_config *sw_engine_config(const struct sw_engine *e);
+
+/* ---- detector (detect.c) -------------------------------------------------- */
+
+/*
+ * Raise kind on the flow (at most once per flow).  ev lines are copied by
+ * the sink; evb (may be NULL) adds the lines kept in an evidence buffer
+ * before `extra`.
+ */
+void sw_raise(struct sw_engine_ctx *x, enum sw_finding_kind kind, uint8_t severity,
+	      const struct sw_evbuf *evb, const struct sw_evidence *extra, uint8_t n_extra,
+	      const char *detail);
+
+/* The mail dissector saw a complete capability list. */
+void sw_detect_capabilities(struct sw_engine_ctx *x, bool has_starttls, bool mangled);
+/* The mail dissector saw the reply to STARTTLS / STLS. */
+void sw_detect_starttls_reply(struct sw_engine_ctx *x, bool success,
+			      const uint8_t *line, uint32_t len);
+/* The client began a plaintext mail transaction or login (MAIL, LOGIN, USER...). */
+void sw_detect_plaintext_use(struct sw_engine_ctx *x, const uint8_t *line, uint32_t len);
+/* The client sent credentials in plaintext; line is already redacted. */
+void sw_detect_cleartext_auth(struct sw_engine_ctx *x, const uint8_t *line, uint32_t len);
+/*
+ * The IMAP server greeted with PREAUTH (RFC 3501 7.1.4): the session is
+ * authenticated before the client could ask for STARTTLS (RFC 3501 6.2.1).
+ * advertised: the greeting's capability list names STARTTLS.
+ */
+void sw_detect_preauth(struct sw_engine_ctx *x, bool advertised, const uint8_t *line, uint32_t len);
+/* The TLS direction parser reported something. */
+void sw_detect_tls_event(struct sw_engine_ctx *x, int dir, const struct sw_tls_event *ev);
+
+/* Per-server memory within a run (detect.c). */
+struct sw_memo;
+struct sw_memo *sw_memo_new(uint32_t max_entries);
+void sw_memo_free(struct sw_memo *m);
+struct sw_memo *sw_engine_memo(struct sw_engine *e);
+
+/* ---- evidence buffer helpers ---------------------------------------------- */
+
+static inline void sw_evbuf_clear(struct sw_evbuf *b) { b->n = 0; }
+void sw_evbuf_add(struct sw_evbuf *b, int from_server, const uint8_t *line, uint32_t len);
+
+/* ---- shared line helpers (mail.c) ----------------------------------------- */
+
+/* Strip the trailing CR LF / LF from a line. */
+uint32_t sw_line_trim(const uint8_t *line, uint32_t len);
+/* Case-insensitive: does the line start with word w followed by SP, CR, LF or end? */
+bool sw_word_is(const uint8_t *p, uint32_t len, const char *w);
+/* Does a capability token look like a masked STARTTLS/STLS? */
+bool sw_token_masks(const uint8_t *tok, uint32_t len, const char *word);
+
+/*
+ * Mail protocol line handlers: one complete line (with its LF) in direction
+ * dir.  Return true when the line was consumed, false to leave it (and all
+ * later bytes of that direction) held until more bytes arrive.
+ */
+bool sw_smtp_line(struct sw_engine_ctx *x, int dir, const uint8_t *line, uint32_t len);
+bool sw_imap_line(struct sw_engine_ctx *x, int dir, const uint8_t *line, uint32_t len);
+bool sw_pop3_line(struct sw_engine_ctx *x, int dir, const uint8_t *line, uint32_t len);
+/* SMTP DATA body scan; returns bytes consumed (all of them, or up to and including the terminator). */
+uint32_t sw_smtp_data(struct sw_engine_ctx *x, const uint8_t *p, uint32_t n);
+
+/* Switch both directions to expect TLS after a STARTTLS success. */
+void sw_mail_starttls_accepted(struct sw_engine_ctx *x);
+
+#endif

@@ -1,0 +1,350 @@
+/*
+ * imap.c - the IMAP dissector (RFC 3501 / RFC 9051; STARTTLS 6.2.1, LOGIN
+ * 6.2.3, AUTHENTICATE 6.2.2, literals 4.3 and RFC 7888), one line at a
+ * time per direction.
+ *
+ * Invariants:
+ *  - A literal {n} / {n+} / ~{n} at the end of a line (either direction)
+ *    means n bytes of data follow; they are passed over, never parsed, and
+ *    the text after them continues the same command or response.
+ *  - Tagged completions are paired with commands by tag (STARTTLS, LOGIN,
+ *    AUTHENTICATE are tracked); untagged responses need no pairing.
+ *  - A capability list (greeting or OK response code [CAPABILITY ...], or
+ *    an untagged CAPABILITY) goes to the detector while the session is not
+ *    authenticated: the first one, and any later one that says otherwise.
+ *    Lists of an authenticated session describe another state
+ *    (STARTTLS is allowed only before authentication) and are ignored.
+ *  - Once authenticated (LOGIN/AUTHENTICATE accepted, or PREAUTH), nothing
+ *    is left to learn: both directions end at the next tagged completion
+ *    that does not answer STARTTLS.
+ *  - Credentials never reach the evidence: LOGIN and AUTHENTICATE lines are
+ *    redacted after the command (and the SASL mechanism).
+ */
+#include <string.h>
+
+#include "flow.h"
+
+/* ---- small line helpers ------------------------------------------------------ */
+
+static uint32_t skip_sp(const uint8_t *p, uint32_t n, uint32_t i)
+{
+	while (i < n && p[i] == ' ')
+		i++;
+	return i;
+}
+
+static uint32_t word_end(const uint8_t *p, uint32_t n, uint32_t i)
+{
+	while (i < n && p[i] != ' ')
+		i++;
+	return i;
+}
+
+/* Case-insensitive: is p[i..j) the upper-case word w? */
+static bool span_is(const uint8_t *p, uint32_t i, uint32_t j, const char *w)
+{
+	uint32_t k = (uint32_t)strlen(w);
+	if (j - i != k)
+		return false;
+	for (uint32_t t = 0; t < k; t++) {
+		uint8_t c = p[i + t];
+		if (c >= 'a' && c <= 'z')
+			c = (uint8_t)(c - 32);
+		if (c != (uint8_t)w[t])
+			return false;
+	}
+	return true;
+}
+
+/*
+ * RFC 3501 4.3 / RFC 7888: does the (trimmed) text end with a literal
+ * announcement "{" number ["+"] "}"?  Returns true and the size.
+ */
+static bool literal_at_end(const uint8_t *p, uint32_t n, uint64_t *size)
+{
+	if (n < 3 || p[n - 1] != '}')
+		return false;
+	uint32_t i = n - 1;
+	if (i > 0 && p[i - 1] == '+')
+		i--;
+	uint32_t end = i;
+	while (i > 0 && p[i - 1] >= '0' && p[i - 1] <= '9')
+		i--;
+	if (i == end || i == 0 || p[i - 1] != '{' || end - i > 19)
+		return false;
+	uint64_t v = 0;
+	for (uint32_t k = i; k < end; k++)
+		v = v * 10 + (uint64_t)(p[k] - '0');
+	*size = v;
+	return true;
+}
+
+/* ---- tags ------------------------------------------------------------------- */
+
+static void tag_add(struct sw_engine_ctx *x, struct sw_imap *m, const uint8_t *tag, uint32_t len,
+		    enum sw_verb v)
+{
+	if (len == 0 || len > SW_IMAP_TAG_MAX)
+		return;
+	int slot = -1;
+	for (int i = 0; i < SW_IMAP_TAGS && slot < 0; i++)
+		if (m->pend[i].verb == SW_V_OTHER)
+			slot = i;
+	if (slot < 0) {
+		/* More tracked commands outstanding than any client sends: forget the oldest slot. */
+		sw_count_anomaly(x->e, SW_AN_SMTP_UNPAIRED_REPLY);
+		slot = 0;
+	}
+	m->pend[slot].verb = (uint8_t)v;
+	m->pend[slot].len = (uint8_t)len;
+	memcpy(m->pend[slot].tag, tag, len);
+}
+
+/* The verb a tag was given to, removing it; SW_V_OTHER when not tracked. */
+static enum sw_verb tag_take(struct sw_imap *m, const uint8_t *tag, uint32_t len)
+{
+	for (int i = 0; i < SW_IMAP_TAGS; i++) {
+		if (m->pend[i].verb != SW_V_OTHER && m->pend[i].len == len &&
+		    memcmp(m->pend[i].tag, tag, len) == 0) {
+			enum sw_verb v = (enum sw_verb)m->pend[i].verb;
+			m->pend[i].verb = SW_V_OTHER;
+			return v;
+		}
+	}
+	return SW_V_OTHER;
+}
+
+/* ---- server responses ------------------------------------------------------------ */
+
+/*
+ * A capability list: tokens from p[i] to the end of the line, or to "]"
+ * inside a response code.  line/n is the whole response line (evidence).
+ */
+static void capabilities(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n, uint32_t i,
+			 bool in_code)
+{
+	struct sw_app *a = x->f->app;
+	struct sw_imap *m = &a->u.imap;
+	bool has = false, mangled = false;
+	uint32_t mangled_at = 0;
+
+	while (i < n) {
+		i = skip_sp(line, n, i);
+		uint32_t j = i;
+		while (j < n && line[j] != ' ' && !(in_code && line[j] == ']'))
+			j++;
+		if (j > i) {
+			if (span_is(line, i, j, "STARTTLS"))
+				has = true;
+			else if (!mangled && sw_token_masks(line + i, j - i, "STARTTLS")) {
+				mangled = true;
+				mangled_at = i;
+			}
+		}
+		if (in_code && j < n && line[j] == ']')
+			break;
+		i = j;
+	}
+	if (m->authenticated)
+		return;
+	if (m->caps_reported && has == m->caps_starttls && mangled == m->caps_mangled)
+		return;
+	m->caps_reported = true;
+	m->caps_starttls = has;
+	m->caps_mangled = mangled;
+	sw_evbuf_clear(&a->ev);
+	sw_evbuf_add(&a->ev, 1, line, n);
+	/* A long list is cut in the evidence: show the masked token too. */
+	if (mangled && mangled_at + 8 > SW_EVBUF_LINE)
+		sw_evbuf_add(&a->ev, 1, line + mangled_at, n - mangled_at);
+	sw_detect_capabilities(x, has, mangled);
+}
+
+/* resp-text: look for a [CAPABILITY ...] response code at p[i]. */
+static void resp_code(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n, uint32_t i)
+{
+	i = skip_sp(line, n, i);
+	if (i < n && line[i] == '[') {
+		uint32_t j = i + 1;
+		while (j < n && line[j] != ' ' && line[j] != ']')
+			j++;
+		if (span_is(line, i + 1, j, "CAPABILITY"))
+			capabilities(x, line, n, j, true);
+	}
+}
+
+static void end_dissection(struct sw_app *a)
+{
+	a->mode[0] = a->mode[1] = SW_M_DONE;
+}
+
+static void untagged(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n)
+{
+	struct sw_app *a = x->f->app;
+	struct sw_imap *m = &a->u.imap;
+	uint32_t i = skip_sp(line, n, 1);
+	uint32_t j = word_end(line, n, i);
+	bool first = !m->greeting_seen;
+
+	m->greeting_seen = true;
+	if (span_is(line, i, j, "CAPABILITY")) {
+		capabilities(x, line, n, j, false);
+	} else if (span_is(line, i, j, "OK")) {
+		resp_code(x, line, n, j);
+	} else if (first && span_is(line, i, j, "PREAUTH")) {
+		/* RFC 3501 7.1.4: authenticated at once; STARTTLS is no longer allowed. */
+		resp_code(x, line, n, j);
+		bool advertised = m->caps_reported && m->caps_starttls;
+		m->authenticated = true;
+		a->mail_cleartext = true;
+		sw_detect_preauth(x, advertised, line, n);
+	}
+}
+
+static void tagged(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n)
+{
+	struct sw_app *a = x->f->app;
+	struct sw_imap *m = &a->u.imap;
+	uint32_t te = word_end(line, n, 0);
+	uint32_t i = skip_sp(line, n, te);
+	uint32_t j = word_end(line, n, i);
+	bool ok = span_is(line, i, j, "OK");
+	bool no = span_is(line, i, j, "NO") || span_is(line, i, j, "BAD");
+
+	if (!ok && !no) {
+		sw_count_anomaly(x->e, SW_AN_MAIL_BAD_SYNTAX);
+		return;
+	}
+	enum sw_verb v = tag_take(m, line, te);
+	switch (v) {
+	case SW_V_STARTTLS:
+		sw_detect_starttls_reply(x, ok, line, n);
+		return;
+	case SW_V_LOGIN:
+	case SW_V_AUTHENTICATE:
+		m->auth_exchange = false;
+		if (ok)
+			m->authenticated = true; /* its [CAPABILITY] describes the new state */
+		break;
+	default:
+		if (ok)
+			resp_code(x, line, n, j);
+		break;
+	}
+	if (m->authenticated)
+		end_dissection(a);
+}
+
+static void server_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n)
+{
+	if (n == 0)
+		return;
+	if (line[0] == '+')
+		return; /* continuation request: literal go-ahead or SASL challenge */
+	if (line[0] == '*')
+		untagged(x, line, n);
+	else
+		tagged(x, line, n);
+}
+
+/* ---- client commands ------------------------------------------------------------- */
+
+/* "a1 LOGIN user pass" -> "a1 LOGIN <redacted>"; keep = words kept before the redaction. */
+static uint32_t redact(const uint8_t *line, uint32_t n, uint32_t keep_end, uint8_t *out, uint32_t cap)
+{
+	uint32_t k = SW_MIN(keep_end, cap);
+	memcpy(out, line, k);
+	static const char tail[] = " <redacted>";
+	if (skip_sp(line, n, keep_end) < n && k + sizeof(tail) - 1 <= cap) {
+		memcpy(out + k, tail, sizeof(tail) - 1);
+		k += (uint32_t)sizeof(tail) - 1;
+	}
+	return k;
+}
+
+static void client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n)
+{
+	struct sw_app *a = x->f->app;
+	struct sw_imap *m = &a->u.imap;
+
+	if (m->auth_exchange)
+		return; /* a SASL response: credentials, not a command */
+	if (n == 0)
+		return;
+	uint32_t te = word_end(line, n, 0);
+	uint32_t i = skip_sp(line, n, te);
+	uint32_t j = word_end(line, n, i);
+
+	bool login = span_is(line, i, j, "LOGIN");
+	bool authenticate = span_is(line, i, j, "AUTHENTICATE");
+	uint8_t red[64];
+	uint32_t rl = 0;
+	if (login)
+		rl = redact(line, n, j, red, sizeof(red));
+	else if (authenticate)
+		rl = redact(line, n, word_end(line, n, skip_sp(line, n, j)), red, sizeof(red));
+
+	if (a->starttls_pending) {
+		/* RFC 3501 6.2.1 / RFC 2595 3.1: nothing may follow STARTTLS before its completion. */
+		struct sw_evidence ev[2] = {
+			{ 0, 8, (const uint8_t *)"STARTTLS" },
+			{ 0, (uint16_t)SW_MIN(login || authenticate ? rl : n, SW_EVIDENCE_LINE_MAX),
+			  login || authenticate ? red : line },
+		};
+		sw_raise(x, SW_F_STARTTLS_COMMAND_INJECTION, 1, NULL, ev, 2,
+			 "client bytes after STARTTLS before the server's reply");
+	}
+	if (i == j) {
+		/* IDLE ends with an untagged "DONE" (RFC 2177); anything else lacks a command. */
+		if (!span_is(line, 0, te, "DONE"))
+			sw_count_anomaly(x->e, SW_AN_MAIL_BAD_SYNTAX);
+		return;
+	}
+	if (span_is(line, i, j, "STARTTLS")) {
+		a->info.starttls.command_sent = SW_YES;
+		a->starttls_pending = true;
+		tag_add(x, m, line, te, SW_V_STARTTLS);
+	} else if (login) {
+		tag_add(x, m, line, te, SW_V_LOGIN);
+		sw_detect_plaintext_use(x, red, rl);
+		sw_detect_cleartext_auth(x, red, rl);
+	} else if (authenticate) {
+		tag_add(x, m, line, te, SW_V_AUTHENTICATE);
+		m->auth_exchange = true;
+		sw_detect_plaintext_use(x, red, rl);
+		sw_detect_cleartext_auth(x, red, rl);
+	}
+}
+
+/* ---- entry point ------------------------------------------------------------------- */
+
+bool sw_imap_line(struct sw_engine_ctx *x, int dir, const uint8_t *line, uint32_t len)
+{
+	struct sw_imap *m = &x->f->app->u.imap;
+	uint32_t i = 0;
+
+	if (m->literal_left[dir] > 0) {
+		/* Literal data: pass it over, whatever it holds. */
+		uint64_t k = SW_MIN((uint64_t)len, m->literal_left[dir]);
+		m->literal_left[dir] -= k;
+		i = (uint32_t)k;
+		if (i == len)
+			return true;
+	}
+	const uint8_t *t = line + i;
+	uint32_t n = sw_line_trim(t, len - i);
+	bool cont = m->cont[dir];
+	uint64_t size;
+	m->cont[dir] = false;
+	if (literal_at_end(t, n, &size) && !(dir == 0 && m->auth_exchange)) {
+		m->literal_left[dir] = size;
+		m->cont[dir] = true;
+	}
+	if (cont)
+		return true; /* the rest of a command or response already handled */
+	if (dir == 0)
+		client_line(x, t, n);
+	else
+		server_line(x, t, n);
+	return true;
+}

@@ -1,0 +1,675 @@
+/*
+ * test_capture.c - packet sources: pcap and pcapng files written here into
+ * a temporary directory and read back, several files as one timeline,
+ * corrupt and unsupported files, and a live capture on loopback (skipped
+ * when not allowed to capture).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pcap/pcap.h>
+
+#include "sw_capture.h"
+
+#define MAGIC_US 0xa1b2c3d4u
+#define MAGIC_NS 0xa1b23c4du
+
+static char g_dir[64];
+static char g_files[32][128];
+static size_t g_n_files;
+
+/* A path inside the test directory, remembered for removal. */
+static const char *tmp_path(const char *name)
+{
+	assert_true(g_n_files < SW_ARRAY_LEN(g_files));
+	char *p = g_files[g_n_files++];
+	snprintf(p, sizeof(g_files[0]), "%s/%s", g_dir, name);
+	return p;
+}
+
+static int setup_dir(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(g_dir, sizeof(g_dir), "%s/sw-capture-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	return mkdtemp(g_dir) ? 0 : -1;
+}
+
+static int teardown_dir(void **state)
+{
+	for (size_t i = 0; i < g_n_files; i++)
+		unlink(g_files[i]);
+	g_n_files = 0;
+	return rmdir(g_dir);
+}
+
+/* ---- frames ------------------------------------------------------------ */
+
+struct frame {
+	uint8_t b[256];
+	uint32_t n;
+};
+
+static void put(struct frame *f, const void *p, size_t n)
+{
+	assert_true(f->n + n <= sizeof(f->b));
+	memcpy(f->b + f->n, p, n);
+	f->n += (uint32_t)n;
+}
+
+static void put16(struct frame *f, uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+	put(f, b, 2);
+}
+
+/* IPv4 + TCP (ACK|PSH) from sport to 25 carrying payload. */
+static void put_ipv4_tcp(struct frame *f, uint16_t sport, const char *payload)
+{
+	size_t pl = strlen(payload);
+	static const uint8_t addrs[8] = { 10, 0, 0, 1, 10, 0, 0, 2 };
+	uint8_t ip[12] = { 0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0 };
+	ip[2] = (uint8_t)((40 + pl) >> 8);
+	ip[3] = (uint8_t)(40 + pl);
+	put(f, ip, sizeof(ip));
+	put(f, addrs, 8);
+	put16(f, sport);
+	put16(f, 25);
+	static const uint8_t rest[16] = { 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0x10, 0, 0, 0, 0, 0 };
+	put(f, rest, sizeof(rest));
+	put(f, payload, pl);
+}
+
+static struct frame eth_tcp(uint16_t sport, const char *payload)
+{
+	struct frame f = { .n = 0 };
+	static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2 };
+	put(&f, macs, 12);
+	put16(&f, 0x0800);
+	put_ipv4_tcp(&f, sport, payload);
+	return f;
+}
+
+static struct frame eth_arp(void)
+{
+	struct frame f = { .n = 0 };
+	static const uint8_t macs[12] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 2 };
+	put(&f, macs, 12);
+	put16(&f, 0x0806);
+	static const uint8_t zero[46];
+	put(&f, zero, sizeof(zero));
+	return f;
+}
+
+/* ---- file writers ------------------------------------------------------ */
+
+struct rec {
+	uint32_t sec, frac;     /* frac: micro- or nanoseconds, as the file's magic says */
+	const struct frame *f;
+	uint32_t caplen;        /* 0: f->n */
+	uint32_t len;           /* 0: caplen */
+	uint32_t write_len;     /* 0: caplen bytes written (fewer: a truncated file) */
+};
+
+static void write_u32(FILE *fp, uint32_t v) { assert_int_equal(fwrite(&v, 4, 1, fp), 1); }
+static void write_u16(FILE *fp, uint16_t v) { assert_int_equal(fwrite(&v, 2, 1, fp), 1); }
+
+static const char *write_pcap(const char *name, uint32_t magic, uint32_t linktype,
+			      uint32_t snaplen, const struct rec *r, size_t n)
+{
+	const char *path = tmp_path(name);
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	write_u32(fp, magic);
+	write_u16(fp, 2);
+	write_u16(fp, 4);
+	write_u32(fp, 0);
+	write_u32(fp, 0);
+	write_u32(fp, snaplen);
+	write_u32(fp, linktype);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t cap = r[i].caplen ? r[i].caplen : r[i].f->n;
+		uint32_t wr = r[i].write_len ? r[i].write_len : cap;
+		write_u32(fp, r[i].sec);
+		write_u32(fp, r[i].frac);
+		write_u32(fp, cap);
+		write_u32(fp, r[i].len ? r[i].len : cap);
+		if (wr)
+			assert_int_equal(fwrite(r[i].f->b, 1, wr, fp), wr);
+	}
+	assert_int_equal(fclose(fp), 0);
+	return path;
+}
+
+/* pcapng blocks (host byte order, as the byte-order magic says). */
+static void ng_shb(FILE *fp)
+{
+	write_u32(fp, 0x0a0d0d0a);
+	write_u32(fp, 28);
+	write_u32(fp, 0x1a2b3c4d);
+	write_u16(fp, 1);
+	write_u16(fp, 0);
+	write_u32(fp, 0xffffffff);
+	write_u32(fp, 0xffffffff);
+	write_u32(fp, 28);
+}
+
+/* Interface description; tsresol 0: no if_tsresol option (microseconds). */
+static void ng_idb(FILE *fp, uint16_t linktype, uint8_t tsresol)
+{
+	uint32_t len = tsresol ? 32 : 20;
+	write_u32(fp, 1);
+	write_u32(fp, len);
+	write_u16(fp, linktype);
+	write_u16(fp, 0);
+	write_u32(fp, 262144);
+	if (tsresol) {
+		write_u16(fp, 9); /* if_tsresol */
+		write_u16(fp, 1);
+		uint8_t v[4] = { tsresol, 0, 0, 0 };
+		assert_int_equal(fwrite(v, 1, 4, fp), 4);
+		write_u32(fp, 0); /* opt_endofopt */
+	}
+	write_u32(fp, len);
+}
+
+static void ng_epb(FILE *fp, uint32_t ifid, uint64_t ts, const struct frame *f)
+{
+	uint32_t pad = (4 - f->n % 4) % 4;
+	uint32_t len = 32 + f->n + pad;
+	static const uint8_t zero[4];
+	write_u32(fp, 6);
+	write_u32(fp, len);
+	write_u32(fp, ifid);
+	write_u32(fp, (uint32_t)(ts >> 32));
+	write_u32(fp, (uint32_t)ts);
+	write_u32(fp, f->n);
+	write_u32(fp, f->n);
+	assert_int_equal(fwrite(f->b, 1, f->n, fp), f->n);
+	if (pad)
+		assert_int_equal(fwrite(zero, 1, pad, fp), pad);
+	write_u32(fp, len);
+}
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static struct sw_source *open_ok(const char *const *paths, size_t n)
+{
+	char err[256] = "";
+	struct sw_source *src = sw_source_open_files(paths, n, err, sizeof(err));
+	if (!src)
+		fail_msg("open failed: %s", err);
+	return src;
+}
+
+/* Read the next packet, expecting a TCP one from sport. */
+static void expect_packet(struct sw_source *src, uint16_t sport, uint64_t index, uint32_t file_no,
+			  uint64_t ts_ns)
+{
+	struct sw_packet p;
+	int rc = sw_source_next(src, &p);
+	if (rc != 1)
+		fail_msg("sw_source_next: %d: %s", rc, sw_source_error(src));
+	assert_int_equal(p.sport, sport);
+	assert_int_equal(p.index, index);
+	assert_int_equal(p.file_no, file_no);
+	assert_int_equal(p.ts_ns, ts_ns);
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void test_pcap_micro(void **state)
+{
+	struct frame a = eth_tcp(1001, "220 mx ESMTP\r\n"), arp = eth_arp(), b = eth_tcp(1002, "");
+	struct rec r[] = {
+		{ 1700000000, 123456, &a, 0, 0, 0 },
+		{ 1700000000, 200000, &arp, 0, 0, 0 },
+		{ 1700000001, 999999, &b, 0, 0, 0 },
+	};
+	const char *path = write_pcap("micro.pcap", MAGIC_US, DLT_EN10MB, 65535, r, 3);
+	struct sw_source *src = open_ok(&path, 1);
+	struct sw_packet p;
+	struct sw_capture_stats st;
+
+	assert_false(sw_source_is_live(src));
+	assert_int_equal(sw_source_fd(src), -1);
+	assert_int_equal(sw_source_next(src, &p), 1);
+	assert_int_equal(p.ts_ns, 1700000000123456000ull);
+	assert_int_equal(p.index, 1);
+	assert_int_equal(p.payload_len, 14);
+	assert_memory_equal(p.payload, "220 mx ESMTP\r\n", 14);
+	assert_string_equal(sw_source_filename(src), path);
+	expect_packet(src, 1002, 3, 0, 1700000001999999000ull);
+	assert_int_equal(sw_source_next(src, &p), 0);
+	assert_int_equal(sw_source_next(src, &p), 0);
+
+	sw_source_stats(src, &st);
+	assert_int_equal(st.frames, 3);
+	assert_int_equal(st.bytes, a.n + arp.n + b.n);
+	assert_int_equal(st.tcp, 2);
+	assert_int_equal(st.by_result[SW_DECODE_TCP], 2);
+	assert_int_equal(st.by_result[SW_DECODE_NOT_IP], 1);
+	assert_int_equal(st.kernel_received, 0);
+	sw_source_close(src);
+}
+
+static void test_pcap_nano(void **state)
+{
+	struct frame a = eth_tcp(2001, "x");
+	struct rec r[] = {
+		{ 1700000000, 123456789, &a, 0, 0, 0 },
+		{ 1700000000, 123456790, &a, 0, 0, 0 },
+	};
+	const char *path = write_pcap("nano.pcap", MAGIC_NS, DLT_EN10MB, 65535, r, 2);
+	struct sw_source *src = open_ok(&path, 1);
+
+	expect_packet(src, 2001, 1, 0, 1700000000123456789ull);
+	expect_packet(src, 2001, 2, 0, 1700000000123456790ull);
+	sw_source_close(src);
+}
+
+/* A pcapng file named .pcap: the header decides, in both time resolutions. */
+static void test_pcapng(void **state)
+{
+	struct frame a = eth_tcp(3001, "a"), arp = eth_arp();
+	const char *path = tmp_path("really-ng.pcap");
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	ng_shb(fp);
+	ng_idb(fp, DLT_EN10MB, 0);  /* microseconds */
+	ng_idb(fp, DLT_EN10MB, 9);  /* nanoseconds */
+	ng_epb(fp, 0, 1700000000123456ull, &a);
+	ng_epb(fp, 1, 1700000000987654321ull, &arp);
+	ng_epb(fp, 1, 1700000000987654322ull, &a);
+	assert_int_equal(fclose(fp), 0);
+
+	struct sw_source *src = open_ok(&path, 1);
+	struct sw_packet p;
+	expect_packet(src, 3001, 1, 0, 1700000000123456000ull);
+	expect_packet(src, 3001, 3, 0, 1700000000987654322ull);
+	assert_int_equal(sw_source_next(src, &p), 0);
+	sw_source_close(src);
+}
+
+static const char *write_ng_file(const char *name, uint16_t sport0)
+{
+	struct frame a = eth_tcp(sport0, "a"), b = eth_tcp((uint16_t)(sport0 + 1), "b");
+	const char *path = tmp_path(name);
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	ng_shb(fp);
+	ng_idb(fp, DLT_EN10MB, 9);
+	ng_epb(fp, 0, 2000000000000000000ull, &a);
+	ng_epb(fp, 0, 2000000000000000001ull, &b);
+	assert_int_equal(fclose(fp), 0);
+	return path;
+}
+
+static void test_two_files_one_timeline(void **state)
+{
+	struct frame a = eth_tcp(4001, "a"), b = eth_tcp(4002, "b");
+	struct rec r[] = { { 10, 1, &a, 0, 0, 0 }, { 10, 2, &b, 0, 0, 0 } };
+	char *paths[2];
+	paths[0] = strdup(write_pcap("first.pcap", MAGIC_NS, DLT_EN10MB, 65535, r, 2));
+	paths[1] = strdup(write_ng_file("second.pcapng", 5001));
+	struct sw_source *src = open_ok((const char *const *)paths, 2);
+	/* The source keeps its own copy of the names. */
+	char second[128];
+	snprintf(second, sizeof(second), "%s", paths[1]);
+	free(paths[0]);
+	free(paths[1]);
+	struct sw_packet p;
+
+	expect_packet(src, 4001, 1, 0, 10000000001ull);
+	expect_packet(src, 4002, 2, 0, 10000000002ull);
+	expect_packet(src, 5001, 1, 1, 2000000000000000000ull);
+	assert_string_equal(sw_source_filename(src), second);
+	expect_packet(src, 5002, 2, 1, 2000000000000000001ull);
+	assert_int_equal(sw_source_next(src, &p), 0);
+
+	struct sw_capture_stats st;
+	sw_source_stats(src, &st);
+	assert_int_equal(st.frames, 4);
+	assert_int_equal(st.tcp, 4);
+	sw_source_close(src);
+}
+
+static void test_truncated_file(void **state)
+{
+	struct frame a = eth_tcp(6001, "hello");
+	struct rec r[] = {
+		{ 1, 0, &a, 0, 0, 0 },
+		{ 2, 0, &a, 0, 0, 0 },
+		{ 3, 0, &a, 0, 0, 20 }, /* the file ends 20 bytes into packet 3 */
+	};
+	const char *paths[2];
+	paths[0] = write_pcap("cut.pcap", MAGIC_US, DLT_EN10MB, 65535, r, 3);
+	paths[1] = write_ng_file("after-cut.pcapng", 7001);
+	struct sw_source *src = open_ok(paths, 2);
+	struct sw_packet p;
+	char want[200];
+
+	expect_packet(src, 6001, 1, 0, 1000000000ull);
+	expect_packet(src, 6001, 2, 0, 2000000000ull);
+	assert_int_equal(sw_source_next(src, &p), -1);
+	const char *e = sw_source_error(src);
+	snprintf(want, sizeof(want), "stripwatch: %s: packet 3: ", paths[0]);
+	assert_true(strncmp(e, want, strlen(want)) == 0);
+	assert_non_null(strstr(e, "truncated"));
+	assert_null(strchr(e, '\n'));
+	/* The caller goes on with the next file. */
+	expect_packet(src, 7001, 1, 1, 2000000000000000000ull);
+	expect_packet(src, 7002, 2, 1, 2000000000000000001ull);
+	assert_int_equal(sw_source_next(src, &p), 0);
+	sw_source_close(src);
+
+	/* A file cut inside a record header. */
+	r[2].write_len = 0;
+	const char *path = write_pcap("cut-hdr.pcap", MAGIC_US, DLT_EN10MB, 65535, r, 2);
+	FILE *fp = fopen(path, "ab");
+	assert_non_null(fp);
+	write_u32(fp, 3);
+	assert_int_equal(fclose(fp), 0);
+	src = open_ok(&path, 1);
+	expect_packet(src, 6001, 1, 0, 1000000000ull);
+	expect_packet(src, 6001, 2, 0, 2000000000ull);
+	assert_int_equal(sw_source_next(src, &p), -1);
+	snprintf(want, sizeof(want), "stripwatch: %s: packet 3: ", path);
+	assert_true(strncmp(sw_source_error(src), want, strlen(want)) == 0);
+	assert_int_equal(sw_source_next(src, &p), 0);
+	sw_source_close(src);
+}
+
+static void test_unsupported_link_type(void **state)
+{
+	struct frame a = eth_tcp(8001, "a");
+	struct rec r[] = { { 1, 0, &a, 0, 0, 0 } };
+	const char *wifi = write_pcap("wifi.pcap", MAGIC_US, DLT_IEEE802_11, 65535, r, 1);
+	const char *eth = write_pcap("eth.pcap", MAGIC_US, DLT_EN10MB, 65535, r, 1);
+	char err[256] = "", want[200];
+	struct sw_packet p;
+
+	/* As the first file: the open fails. */
+	assert_null(sw_source_open_files(&wifi, 1, err, sizeof(err)));
+	snprintf(want, sizeof(want), "stripwatch: %s: unsupported link type IEEE802_11 (105)", wifi);
+	assert_string_equal(err, want);
+
+	/* Reached later: -1 with the same line, then the next file. */
+	const char *paths[3] = { eth, wifi, eth };
+	struct sw_source *src = open_ok(paths, 3);
+	expect_packet(src, 8001, 1, 0, 1000000000ull);
+	assert_int_equal(sw_source_next(src, &p), -1);
+	assert_string_equal(sw_source_error(src), want);
+	expect_packet(src, 8001, 1, 2, 1000000000ull);
+	assert_int_equal(sw_source_next(src, &p), 0);
+	sw_source_close(src);
+}
+
+static void test_pcapng_mixed_link_types(void **state)
+{
+	struct frame a = eth_tcp(9001, "a");
+	struct frame sll2 = { .n = 0 };
+	static const uint8_t sll2_hdr[20] = { 0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6 };
+	put(&sll2, sll2_hdr, sizeof(sll2_hdr));
+	put_ipv4_tcp(&sll2, 9002, "b");
+
+	const char *path = tmp_path("mixed.pcapng");
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	ng_shb(fp);
+	ng_idb(fp, DLT_EN10MB, 0);
+	ng_epb(fp, 0, 1000000, &a);
+	ng_idb(fp, DLT_LINUX_SLL2, 0);
+	ng_epb(fp, 1, 2000000, &sll2);
+	assert_int_equal(fclose(fp), 0);
+
+	struct sw_source *src = open_ok(&path, 1);
+	struct sw_packet p;
+	char want[200];
+	expect_packet(src, 9001, 1, 0, 1000000000ull);
+	assert_int_equal(sw_source_next(src, &p), -1);
+	snprintf(want, sizeof(want), "stripwatch: %s: packet 2: ", path);
+	const char *e = sw_source_error(src);
+	assert_true(strncmp(e, want, strlen(want)) == 0);
+	assert_non_null(strstr(e, "276"));
+	assert_null(strchr(e, '\n'));
+	assert_int_equal(sw_source_next(src, &p), 0);
+	sw_source_close(src);
+}
+
+static void test_odd_frames(void **state)
+{
+	struct frame a = eth_tcp(10001, "0123456789abcdef0123456789abcdef");
+	struct frame empty = { .n = 0 };
+	struct rec r[] = {
+		{ 1, 0, &empty, 0, 0, 0 },     /* zero-length frame */
+		{ 2, 0, &a, 0, 0, 0 },         /* caplen 86 > the file's snaplen 64 */
+		{ 3, 0, &a, 60, 1500, 0 },     /* cut by the snaplen, as usual */
+		{ 4, 0, &a, 0, 0, 0 },
+	};
+	const char *path = write_pcap("odd.pcap", MAGIC_US, DLT_EN10MB, 64, r, 4);
+	struct sw_source *src = open_ok(&path, 1);
+	struct sw_packet p;
+	struct sw_capture_stats st;
+	int rc, n_tcp = 0, n_err = 0;
+
+	while ((rc = sw_source_next(src, &p)) != 0) {
+		if (rc < 0) {
+			n_err++;
+			continue;
+		}
+		n_tcp++;
+		assert_int_equal(p.sport, 10001);
+		assert_true(p.payload_len <= p.payload_wire_len);
+		assert_int_equal(p.payload_wire_len, 32);
+	}
+	sw_source_stats(src, &st);
+	assert_int_equal(n_err, 0);
+	assert_int_equal(st.frames, 4);
+	assert_int_equal(st.by_result[SW_DECODE_TRUNCATED], 1);
+	assert_int_equal(st.tcp, 3);
+	assert_int_equal(n_tcp, 3);
+	sw_source_close(src);
+
+	/* A capture length no snaplen allows is a corrupt record: -1 naming it. */
+	struct rec huge[] = {
+		{ 1, 0, &a, 0, 0, 0 },
+		{ 2, 0, &a, 300000, 300000, a.n },
+	};
+	path = write_pcap("huge.pcap", MAGIC_US, DLT_EN10MB, 65535, huge, 2);
+	src = open_ok(&path, 1);
+	char want[200];
+	snprintf(want, sizeof(want), "stripwatch: %s: packet 2: ", path);
+	assert_int_equal(sw_source_next(src, &p), 1);
+	assert_int_equal(sw_source_next(src, &p), -1);
+	assert_true(strncmp(sw_source_error(src), want, strlen(want)) == 0);
+	assert_non_null(strstr(sw_source_error(src), "300000"));
+	assert_int_equal(sw_source_next(src, &p), 0);
+	sw_source_close(src);
+}
+
+static void test_open_errors(void **state)
+{
+	char err[256] = "", want[200];
+	const char *missing = tmp_path("missing.pcap");
+	struct sw_packet p;
+
+	assert_null(sw_source_open_files(&missing, 1, err, sizeof(err)));
+	snprintf(want, sizeof(want), "stripwatch: %s: %s", missing, strerror(ENOENT));
+	assert_string_equal(err, want);
+
+	assert_null(sw_source_open_files(NULL, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "no capture files"));
+
+	/* Not a capture file at all. */
+	const char *text = tmp_path("notes.pcap");
+	FILE *fp = fopen(text, "w");
+	assert_non_null(fp);
+	fputs("this is not a capture file, just text\n", fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_null(sw_source_open_files(&text, 1, err, sizeof(err)));
+	snprintf(want, sizeof(want), "stripwatch: %s: ", text);
+	assert_true(strncmp(err, want, strlen(want)) == 0);
+	assert_true(strlen(err) > strlen(want));
+
+	/* A missing later file is reported when reached. */
+	const char *paths[3] = { write_ng_file("ok.pcapng", 11001), missing, text };
+	struct sw_source *src = open_ok(paths, 3);
+	expect_packet(src, 11001, 1, 0, 2000000000000000000ull);
+	expect_packet(src, 11002, 2, 0, 2000000000000000001ull);
+	assert_int_equal(sw_source_next(src, &p), -1);
+	assert_non_null(strstr(sw_source_error(src), missing));
+	assert_int_equal(sw_source_next(src, &p), -1);
+	assert_non_null(strstr(sw_source_error(src), text));
+	assert_int_equal(sw_source_next(src, &p), 0);
+	sw_source_close(src);
+}
+
+static void test_break_file_mode(void **state)
+{
+	const char *path = write_ng_file("brk.pcapng", 12001);
+	struct sw_source *src = open_ok(&path, 1);
+	struct sw_packet p;
+
+	expect_packet(src, 12001, 1, 0, 2000000000000000000ull);
+	sw_source_break(src);
+	assert_int_equal(sw_source_next(src, &p), 0);
+	/* The caller may go on after a break. */
+	expect_packet(src, 12002, 2, 0, 2000000000000000001ull);
+	assert_int_equal(sw_source_next(src, &p), 0);
+	sw_source_close(src);
+}
+
+/* ---- live -------------------------------------------------------------- */
+
+static void test_live_errors(void **state)
+{
+	char err[512] = "";
+	struct sw_live_opts o = { .iface = "swnosuch0" };
+
+	assert_null(sw_source_open_live(&o, err, sizeof(err)));
+	assert_non_null(strstr(err, "swnosuch0"));
+	assert_null(strchr(err, '\n'));
+
+	o.iface = NULL;
+	assert_null(sw_source_open_live(&o, err, sizeof(err)));
+
+	o.iface = "lo";
+	o.bpf = "tcp and and port";
+	struct sw_source *src = sw_source_open_live(&o, err, sizeof(err));
+	if (!src && strstr(err, "bad filter") == NULL)
+		skip(); /* not allowed to capture here */
+	assert_null(src);
+	assert_non_null(strstr(err, "stripwatch: lo: bad filter \"tcp and and port\""));
+}
+
+static int listen_loopback(uint16_t *port)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(s >= 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s, 4), 0);
+	socklen_t al = sizeof(a);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &al), 0);
+	*port = ntohs(a.sin_port);
+	return s;
+}
+
+static void test_live_loopback(void **state)
+{
+	char err[512] = "", bpf[64];
+	uint16_t port;
+	int ls = listen_loopback(&port);
+	snprintf(bpf, sizeof(bpf), "tcp port %u", port);
+	struct sw_live_opts o = { .iface = "lo", .bpf = bpf, .buffer_mb = 4, .timeout_ms = 50 };
+	struct sw_source *src = sw_source_open_live(&o, err, sizeof(err));
+	if (!src) {
+		close(ls);
+		print_message("live capture not possible here: %s\n", err);
+		skip();
+	}
+	struct sw_packet p;
+	assert_true(sw_source_is_live(src));
+	assert_null(sw_source_filename(src));
+	assert_true(sw_source_fd(src) >= 0);
+
+	/* Nothing matches yet: the read times out with 0. */
+	assert_int_equal(sw_source_next(src, &p), 0);
+
+	int c = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_REALTIME, &t0);
+	uint64_t now_ns = (uint64_t)t0.tv_sec * 1000000000u + (uint64_t)t0.tv_nsec;
+	bool syn = false;
+	for (int i = 0; i < 100 && !syn; i++) {
+		int rc = sw_source_next(src, &p);
+		assert_true(rc >= 0);
+		if (rc == 1 && p.tcp_flags == SW_TH_SYN) {
+			syn = true;
+			assert_int_equal(p.dport, port);
+			assert_int_equal(p.ip_version, 4);
+			assert_true(p.mss > 0);
+			assert_true(p.n_opts > 0);
+			/* Packet time is wall time at nanosecond scale. */
+			assert_true(p.ts_ns + 5000000000ull > now_ns && p.ts_ns < now_ns + 5000000000ull);
+		}
+	}
+	assert_true(syn);
+	clock_gettime(CLOCK_REALTIME, &t1);
+
+	struct sw_capture_stats st;
+	sw_source_stats(src, &st);
+	assert_true(st.tcp >= 1);
+	assert_true(st.kernel_received >= 1);
+
+	/* A break makes the next read return 0 at once. */
+	sw_source_break(src);
+	assert_int_equal(sw_source_next(src, &p), 0);
+	close(c);
+	close(ls);
+	sw_source_close(src);
+
+	/* The default mail/TLS filter compiles on a real interface. */
+	struct sw_live_opts d = { .iface = "lo" };
+	src = sw_source_open_live(&d, err, sizeof(err));
+	if (!src)
+		fail_msg("default filter: %s", err);
+	sw_source_close(src);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pcap_micro),
+		cmocka_unit_test(test_pcap_nano),
+		cmocka_unit_test(test_pcapng),
+		cmocka_unit_test(test_two_files_one_timeline),
+		cmocka_unit_test(test_truncated_file),
+		cmocka_unit_test(test_unsupported_link_type),
+		cmocka_unit_test(test_pcapng_mixed_link_types),
+		cmocka_unit_test(test_odd_frames),
+		cmocka_unit_test(test_open_errors),
+		cmocka_unit_test(test_break_file_mode),
+		cmocka_unit_test(test_live_errors),
+		cmocka_unit_test(test_live_loopback),
+	};
+	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}

@@ -1,0 +1,249 @@
+/*
+ * test_engine.c - the flow table: caps and eviction, idle timeouts by packet
+ * time, both directions in one flow, client orientation with and without a
+ * SYN, flow events at FIN/RST and at flush.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sw_dissect.h"
+
+struct seen {
+	int flows;
+	int findings;
+	struct sw_flow_info last;
+};
+
+static void on_flow(void *ctx, const struct sw_flow_info *fi)
+{
+	struct seen *s = ctx;
+	s->flows++;
+	s->last = *fi;
+}
+
+static void on_finding(void *ctx, const struct sw_finding *f)
+{
+	struct seen *s = ctx;
+	s->findings++;
+}
+
+static struct sw_packet pkt(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport,
+			    uint8_t flags, uint32_t seq, const char *data, uint64_t ts)
+{
+	struct sw_packet p;
+	memset(&p, 0, sizeof(p));
+	p.ip_version = 4;
+	p.src[0] = (uint8_t)(src >> 24);
+	p.src[1] = (uint8_t)(src >> 16);
+	p.src[2] = (uint8_t)(src >> 8);
+	p.src[3] = (uint8_t)src;
+	p.dst[0] = (uint8_t)(dst >> 24);
+	p.dst[1] = (uint8_t)(dst >> 16);
+	p.dst[2] = (uint8_t)(dst >> 8);
+	p.dst[3] = (uint8_t)dst;
+	p.sport = sport;
+	p.dport = dport;
+	p.tcp_flags = flags;
+	p.seq = seq;
+	p.ts_ns = ts;
+	p.wscale = 0xff;
+	if (data) {
+		p.payload = (const uint8_t *)data;
+		p.payload_len = p.payload_wire_len = (uint32_t)strlen(data);
+	}
+	return p;
+}
+
+static struct sw_engine *engine(struct seen *s, uint32_t max_flows)
+{
+	struct sw_dissect_config cfg;
+	sw_dissect_config_default(&cfg);
+	cfg.max_flows = max_flows;
+	cfg.seed = 42;
+	cfg.use_ndpi = false;
+	struct sw_sink sink = { s, on_finding, on_flow };
+	struct sw_engine *e = sw_engine_new(&cfg, &sink);
+	assert_non_null(e);
+	return e;
+}
+
+#define CLI 0xc0000201u /* 192.0.2.1 */
+#define SRV 0xc6336419u /* 198.51.100.25 */
+#define SEC 1000000000ull
+
+static void test_cap_evicts_oldest(void **state)
+{
+	struct seen s = { 0 };
+	struct sw_engine *e = engine(&s, 64);
+	/* 1000 SYN-only flows into a table of 64: the oldest go, every eviction counted. */
+	for (uint32_t i = 0; i < 1000; i++) {
+		struct sw_packet p = pkt(CLI + i, (uint16_t)(40000 + i), SRV, 25, 0x02, i, NULL, i * 1000);
+		sw_engine_packet(e, &p);
+	}
+	struct sw_dissect_stats st;
+	sw_engine_stats(e, &st);
+	assert_int_equal(st.flows_created, 1000);
+	assert_true(st.flows_active <= 64);
+	assert_int_equal(st.flows_evicted_cap, 1000 - st.flows_active);
+	assert_true(st.flows_peak <= 64);
+	/* SYN-only flows carry no session: evicting them is no blindness. */
+	assert_int_equal(st.caps_hit, 0);
+	sw_engine_free(e);
+}
+
+static void test_cap_keeps_active_session(void **state)
+{
+	struct seen s = { 0 };
+	struct sw_engine *e = engine(&s, 64);
+	struct sw_packet p = pkt(CLI, 40000, SRV, 25, 0x02, 100, NULL, 0);
+	sw_engine_packet(e, &p);
+	p = pkt(SRV, 25, CLI, 40000, 0x12, 500, NULL, 1);
+	sw_engine_packet(e, &p);
+	p = pkt(SRV, 25, CLI, 40000, 0x18, 501, "220 mx.example ESMTP\r\n", 2);
+	sw_engine_packet(e, &p);
+	/* A SYN flood from other addresses, while the session stays busy. */
+	for (uint32_t i = 0; i < 500; i++) {
+		struct sw_packet q = pkt(CLI + 1 + i, 1000, SRV, 25, 0x02, i, NULL, 10 + i);
+		sw_engine_packet(e, &q);
+		if (i % 50 == 0) {
+			q = pkt(CLI, 40000, SRV, 25, 0x18, 101, "NOOP\r\n", 10 + i);
+			sw_engine_packet(e, &q);
+		}
+	}
+	sw_engine_flush(e);
+	/* The session survived the flood and ends as one flow event at flush. */
+	assert_int_equal(s.flows, 1);
+	assert_int_equal(s.last.client_port, 40000);
+	assert_int_equal(s.last.server_port, 25);
+	assert_false(s.last.end_evicted);
+	sw_engine_free(e);
+}
+
+static void test_idle_timeout_by_packet_time(void **state)
+{
+	struct seen s = { 0 };
+	struct sw_engine *e = engine(&s, 1024);
+	struct sw_packet p = pkt(CLI, 40001, SRV, 25, 0x18, 1, "EHLO a\r\n", 0);
+	sw_engine_packet(e, &p);
+	struct sw_dissect_stats st;
+	sw_engine_stats(e, &st);
+	assert_int_equal(st.flows_active, 1);
+	/* Another flow an hour of packet time later expires the first. */
+	p = pkt(CLI + 1, 40002, SRV, 25, 0x02, 1, NULL, 3600 * SEC);
+	sw_engine_packet(e, &p);
+	sw_engine_stats(e, &st);
+	assert_int_equal(st.flows_timed_out, 1);
+	assert_int_equal(st.flows_active, 1);
+	assert_int_equal(s.flows, 1);
+	assert_true(s.last.end_timeout);
+	sw_engine_free(e);
+}
+
+static void test_both_directions_one_flow(void **state)
+{
+	struct seen s = { 0 };
+	struct sw_engine *e = engine(&s, 1024);
+	struct sw_packet p = pkt(CLI, 40003, SRV, 25, 0x02, 100, NULL, 0);
+	sw_engine_packet(e, &p);
+	p = pkt(SRV, 25, CLI, 40003, 0x12, 900, NULL, 1);
+	sw_engine_packet(e, &p);
+	p = pkt(SRV, 25, CLI, 40003, 0x18, 901, "220 mx ESMTP\r\n", 2);
+	sw_engine_packet(e, &p);
+	p = pkt(CLI, 40003, SRV, 25, 0x18, 101, "QUIT\r\n", 3);
+	sw_engine_packet(e, &p);
+	p = pkt(SRV, 25, CLI, 40003, 0x11, 915, NULL, 4);
+	sw_engine_packet(e, &p);
+	p = pkt(CLI, 40003, SRV, 25, 0x11, 107, NULL, 5);
+	sw_engine_packet(e, &p);
+	struct sw_dissect_stats st;
+	sw_engine_stats(e, &st);
+	assert_int_equal(st.flows_created, 1);
+	/* FIN from both sides ends the flow with one event. */
+	assert_int_equal(s.flows, 1);
+	assert_true(s.last.end_fin);
+	assert_int_equal(s.last.pkts[0], 3);
+	assert_int_equal(s.last.pkts[1], 3);
+	assert_int_equal(s.last.bytes[0], 6);
+	assert_int_equal(s.last.bytes[1], 14);
+	assert_string_equal(s.last.server_name, "mx");
+	/* Late ACKs of the closed flow create nothing. */
+	p = pkt(CLI, 40003, SRV, 25, 0x10, 108, NULL, 6);
+	sw_engine_packet(e, &p);
+	sw_engine_stats(e, &st);
+	assert_int_equal(st.flows_created, 1);
+	sw_engine_free(e);
+}
+
+static void test_client_without_syn(void **state)
+{
+	struct seen s = { 0 };
+	struct sw_engine *e = engine(&s, 1024);
+	/* Mid-stream pickup: the server's packet comes first; port 25 says who serves. */
+	struct sw_packet p = pkt(SRV, 25, CLI, 40004, 0x18, 901, "250 ok\r\n", 0);
+	sw_engine_packet(e, &p);
+	sw_engine_flush(e);
+	assert_int_equal(s.flows, 1);
+	assert_int_equal(s.last.server_port, 25);
+	assert_int_equal(s.last.client_port, 40004);
+	assert_int_equal(s.last.client_ip[3], CLI & 0xff);
+	sw_engine_free(e);
+}
+
+static void test_rst_ends_flow(void **state)
+{
+	struct seen s = { 0 };
+	struct sw_engine *e = engine(&s, 1024);
+	struct sw_packet p = pkt(CLI, 40005, SRV, 25, 0x02, 100, NULL, 0);
+	sw_engine_packet(e, &p);
+	p = pkt(SRV, 25, CLI, 40005, 0x12, 900, NULL, 1);
+	sw_engine_packet(e, &p);
+	p = pkt(SRV, 25, CLI, 40005, 0x18, 901, "220 mx ESMTP\r\n", 2);
+	sw_engine_packet(e, &p);
+	p = pkt(CLI, 40005, SRV, 25, 0x04, 101, NULL, 3);
+	sw_engine_packet(e, &p);
+	assert_int_equal(s.flows, 1);
+	assert_true(s.last.end_rst);
+	/* Port reuse: a new SYN on the closed 4-tuple is a new connection. */
+	p = pkt(CLI, 40005, SRV, 25, 0x02, 5000, NULL, 4);
+	sw_engine_packet(e, &p);
+	struct sw_dissect_stats st;
+	sw_engine_stats(e, &st);
+	assert_int_equal(st.flows_created, 2);
+	sw_engine_free(e);
+}
+
+static void test_bare_acks_create_nothing(void **state)
+{
+	struct seen s = { 0 };
+	struct sw_engine *e = engine(&s, 1024);
+	for (uint32_t i = 0; i < 100; i++) {
+		struct sw_packet p = pkt(CLI + i, 40000, SRV, 25, 0x10, i, NULL, i);
+		sw_engine_packet(e, &p);
+		p = pkt(CLI + i, 40000, SRV, 25, 0x04, i, NULL, i);
+		sw_engine_packet(e, &p);
+	}
+	struct sw_dissect_stats st;
+	sw_engine_stats(e, &st);
+	assert_int_equal(st.flows_created, 0);
+	assert_int_equal(st.packets, 200);
+	sw_engine_free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cap_evicts_oldest),
+		cmocka_unit_test(test_cap_keeps_active_session),
+		cmocka_unit_test(test_idle_timeout_by_packet_time),
+		cmocka_unit_test(test_both_directions_one_flow),
+		cmocka_unit_test(test_client_without_syn),
+		cmocka_unit_test(test_rst_ends_flow),
+		cmocka_unit_test(test_bare_acks_create_nothing),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
