@@ -200,6 +200,7 @@ static int run_loop(struct run *r, bool live, uint64_t max_packets, uint64_t sta
 	uint32_t cur_file = UINT32_MAX;
 	uint64_t n = 0;
 	uint64_t next_stats = live ? now_ns() + stats_interval_ns : 0;
+	uint64_t next_tick = 0;
 	struct sw_packet pkt;
 
 	while (!stop_requested) {
@@ -231,6 +232,11 @@ static int run_loop(struct run *r, bool live, uint64_t max_packets, uint64_t sta
 				if (now > r->last_ts)
 					r->last_ts = now;
 				sw_engine_expire(r->eng, r->last_ts);
+			}
+			if (now >= next_tick) {
+				/* Due checkpoints by time, and buffered lines out. */
+				next_tick = now + 1000000000ull;
+				sw_alert_tick(r->out, r->last_ts);
 			}
 			if (now >= next_stats || stats_requested) {
 				stats_requested = 0;
