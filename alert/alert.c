@@ -17,6 +17,30 @@
  * write(), so a crash loses at most unsigned lines not yet checkpointed
  * and leaves at most one torn line.
  *
+ * Write failures (disk full, EFBIG, EIO, a closed pipe) lose nothing that
+ * is already in the chain: the bytes the fd did not take stay in the
+ * buffer, a partial write included, and are written on the next attempt,
+ * so a torn line is completed once space is back.  A new line that does
+ * not fit beside them is not written and does not enter the chain (no
+ * seq, no prev), so the file still verifies; it is counted in
+ * output.lines_lost of the stats lines and reported on stderr, and an
+ * alert still reaches syslog when that copy is on.  SIGHUP moves to the
+ * new file only once the old one has taken every line.
+ *
+ * Closed files: when the key signs and the output is a regular file, the
+ * writer keeps a BLAKE2b-512 of every byte the file holds (the existing
+ * content of an appended file is read once at open) and, when the file is
+ * closed (stop, or the old file at SIGHUP), writes FILE.minisig in
+ * minisign's format (minisig.h) with the trusted comment
+ *   file=NAME session=ID first_seq=A last_seq=B head=BASE64
+ * (head = the chain hash of the file's last line).  On by default: it
+ * costs one hash pass over bytes already in cache and two signatures per
+ * file, needs no option, and lets anyone check an archived file with
+ * stock minisign.  A .minisig beside the output is removed when the file
+ * is opened for writing (it would no longer match) and written afresh,
+ * covering the whole file, at close.  None is written when a byte could
+ * not be written or synced: a signature would vouch for a torn file.
+ *
  * Time is packet time.  The start record is written with the first line
  * (or at close), carrying that line's time, so a capture file gives the
  * same lines every run apart from session, key and signatures.
@@ -32,6 +56,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <libgen.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -41,6 +67,7 @@
 #include "chain.h"
 #include "json.h"
 #include "keys.h"
+#include "minisig.h"
 #include "sw_alert.h"
 
 #define LINE_RESERVE 512      /* chain members + closers, always kept free */
@@ -54,8 +81,11 @@
 #define DEFAULT_CHECKPOINT_LINES 1000
 #define DEFAULT_CHECKPOINT_NS (60ull * 1000000000ull)
 
+_Static_assert(OBUF_MAX >= SW_LINE_MAX, "the output buffer must hold the longest line");
+
 struct sw_alert {
 	struct sw_alert_opts o;
+	int syslog_prio;              /* priority of the next line's syslog copy */
 	char host[HOST_MAX + 1];
 	char *out_path;               /* NULL: stdout */
 	int fd;
@@ -75,7 +105,20 @@ struct sw_alert {
 	uint64_t last_signed_ts;
 	uint64_t last_ts;             /* latest packet time seen */
 
-	uint64_t lines, members_cut, strings_cut, write_errors;
+	bool torn_nl;                 /* ... and its newline is written */
+
+	/* The current output file and its .minisig (minisig.h). */
+	bool file_reg;                /* a regular file: dev/ino are valid */
+	dev_t file_dev;
+	ino_t file_ino;
+	crypto_generichash_state *fh; /* BLAKE2b-512 of the file's bytes; NULL: no .minisig */
+	bool file_has_first;
+	uint64_t file_first_seq;
+
+	uint64_t lines, members_cut, strings_cut;
+	uint64_t write_errors;        /* write() calls that failed */
+	uint64_t lines_lost;          /* lines never written (not in the chain, or unwritten at close) */
+	bool write_failing;           /* the last write failed; said so on stderr */
 
 	size_t olen;
 	char obuf[OBUF_MAX];
@@ -149,46 +192,65 @@ void sw_alert_opts_default(struct sw_alert_opts *o)
 
 /* ---- output --------------------------------------------------------------- */
 
-static int write_all(int fd, const char *s, size_t n)
+static const char *out_name(const struct sw_alert *a)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
+	return a->out_path ? a->out_path : "stdout";
+}
+
+/*
+ * Writes as much of the buffer as the fd takes (EINTR and partial writes
+ * continue); what it does not take stays at the front of the buffer for
+ * the next attempt.  Bytes that reached the file go into its hash.
+ * 0 when the buffer is empty, -1 after a failed write().
+ */
+static int out_flush(struct sw_alert *a)
+{
+	size_t done = 0;
+	int e = 0;
+	while (done < a->olen) {
+		ssize_t w = write(a->fd, a->obuf + done, a->olen - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			e = w < 0 ? errno : EIO;
+			break;
 		}
-		s += w;
-		n -= (size_t)w;
+		if (a->fh)
+			crypto_generichash_update(a->fh, (const unsigned char *)a->obuf + done, (size_t)w);
+		done += (size_t)w;
 	}
+	if (done > 0) {
+		memmove(a->obuf, a->obuf + done, a->olen - done);
+		a->olen -= done;
+	}
+	if (e) {
+		a->write_errors++;
+		if (!a->write_failing)
+			fprintf(stderr, "stripwatch: writing %s: %s; %zu bytes kept for a retry, "
+					"lines that do not fit are lost and counted\n",
+				out_name(a), strerror(e), a->olen);
+		a->write_failing = true;
+		return -1;
+	}
+	if (a->write_failing)
+		fprintf(stderr, "stripwatch: writing %s works again (%llu lines lost so far)\n",
+			out_name(a), (unsigned long long)a->lines_lost);
+	a->write_failing = false;
 	return 0;
 }
 
-static void out_flush(struct sw_alert *a)
-{
-	if (a->olen == 0)
-		return;
-	if (write_all(a->fd, a->obuf, a->olen) != 0) {
-		if (a->write_errors++ == 0)
-			fprintf(stderr, "stripwatch: writing %s: %s\n",
-				a->out_path ? a->out_path : "stdout", strerror(errno));
-	}
-	a->olen = 0;
-}
-
-static void out_line(struct sw_alert *a, const char *s, size_t n, bool now)
+/* Queues a line (flushing now when asked).  False: no room, the line is not written. */
+static bool out_line(struct sw_alert *a, const char *s, size_t n, bool now)
 {
 	if (n > sizeof a->obuf - a->olen)
 		out_flush(a);
-	if (n > sizeof a->obuf) { /* only with a tiny OBUF_MAX (measurements) */
-		if (write_all(a->fd, s, n) != 0)
-			a->write_errors++;
-		return;
-	}
+	if (n > sizeof a->obuf - a->olen)
+		return false;
 	memcpy(a->obuf + a->olen, s, n);
 	a->olen += n;
 	if (now)
 		out_flush(a);
+	return true;
 }
 
 /* ---- line assembly -------------------------------------------------------- */
@@ -227,13 +289,15 @@ static void hex_encode(char *out, const uint8_t *b, size_t n)
 	out[2 * n] = '\0';
 }
 
-static void write_start(struct sw_alert *a, uint64_t ts);
+static bool write_start(struct sw_alert *a, uint64_t ts);
 
 /*
  * Appends the chain members (and the signature when sign), writes the line,
  * moves the chain on.  Lines always fit: the reserve holds the members.
+ * False when the output could not take the line: it is counted as lost
+ * and the chain stays where it was.
  */
-static void finish_line(struct sw_alert *a, struct jb *j, bool sign, bool now)
+static bool finish_line(struct sw_alert *a, struct jb *j, bool sign, bool now)
 {
 	char prev64[SW_HASH_B64_LEN];
 	a->members_cut += j->cut;
@@ -257,17 +321,30 @@ static void finish_line(struct sw_alert *a, struct jb *j, bool sign, bool now)
 	}
 	jb_close(j, '}');
 	char *line = line_buf(a);
-	sw_line_hash(a->prev, line, j->len);
+	uint8_t hash[SW_HASH_LEN];
+	sw_line_hash(hash, line, j->len);
 	line[j->len] = '\n'; /* begin_line kept one byte for it */
-	out_line(a, line, j->len + 1, now);
+	if (!out_line(a, line, j->len + 1, now)) {
+		a->lines_lost++;
+		return false;
+	}
+	if (a->o.syslog_facility >= 0)
+		syslog(a->syslog_prio, "%.*s", (int)j->len, line);
+	a->syslog_prio = LOG_INFO;
+	memcpy(a->prev, hash, sizeof hash);
+	if (!a->file_has_first) {
+		a->file_first_seq = a->seq;
+		a->file_has_first = true;
+	}
 	a->seq++;
 	a->lines++;
 	a->lines_since_cp++;
-	if (sign && a->key) {
+	if (sign) { /* with no_sign too: the line stands where a signed one would */
 		a->unsigned_pending = 0;
 	} else {
 		a->unsigned_pending++;
 	}
+	return true;
 }
 
 static void write_chain(struct sw_alert *a, uint64_t ts, const char *kind)
@@ -292,22 +369,41 @@ static void write_chain(struct sw_alert *a, uint64_t ts, const char *kind)
 		jb_m_str(&j, "head", head64);
 		jb_close(&j, '}');
 	}
-	finish_line(a, &j, true, true);
+	if (!finish_line(a, &j, true, true))
+		return;
 	a->lines_since_cp = 0;
 	a->last_signed_ts = ts;
 	if (start)
 		a->started = true;
 }
 
-/* Lazily, before the first line of a file: ends a torn tail first. */
-static void write_start(struct sw_alert *a, uint64_t ts)
+/*
+ * Lazily, before the first line of a file: ends a torn tail first.  False
+ * when the output could not take it; the caller then drops its line too
+ * (counted), so no line goes out ahead of its file's start record.
+ */
+static bool write_start(struct sw_alert *a, uint64_t ts)
 {
 	if (a->started)
-		return;
-	if (a->torn_tail)
-		out_line(a, "\n", 1, false);
+		return true;
+	if (a->torn_tail && !a->torn_nl) {
+		if (!out_line(a, "\n", 1, false))
+			return false;
+		a->torn_nl = true;
+	}
 	write_chain(a, ts, "start");
-	a->torn_tail = false;
+	if (a->started)
+		a->torn_tail = false;
+	return a->started;
+}
+
+/* write_start for an event line: false (and the event counted lost) if it failed. */
+static bool start_event(struct sw_alert *a, uint64_t ts)
+{
+	if (write_start(a, ts))
+		return true;
+	a->lines_lost++;
+	return false;
 }
 
 /* After an unsigned line: checkpoint when N lines or T of packet time are pending. */
@@ -516,7 +612,8 @@ void sw_alert_finding(void *ctx, const struct sw_finding *f)
 	const char *cat = sw_finding_category(f->kind);
 	unsigned sev = f->severity < 1 ? 1 : f->severity > 3 ? 3 : f->severity;
 
-	write_start(a, f->ts_ns);
+	if (!start_event(a, f->ts_ns))
+		return;
 	begin_line(a, &j, f->ts_ns, "alert");
 	if (f->flow)
 		put_tuple(a, &j, f->flow);
@@ -540,15 +637,9 @@ void sw_alert_finding(void *ctx, const struct sw_finding *f)
 	if (f->detail)
 		put_str_bounded(a, &j, "detail", f->detail, DETAIL_MAX);
 	put_evidence(a, &j, f);
+	static const int prio[4] = { LOG_WARNING, LOG_WARNING, LOG_NOTICE, LOG_INFO };
+	a->syslog_prio = prio[sev];
 	finish_line(a, &j, true, true);
-
-	if (a->o.syslog_facility >= 0) {
-		static const int prio[4] = { LOG_WARNING, LOG_WARNING, LOG_NOTICE, LOG_INFO };
-		char *line = line_buf(a);
-		/* finish_line put the newline at the end: print without it. */
-		size_t len = strcspn(line, "\n");
-		syslog(prio[sev], "%.*s", (int)len, line);
-	}
 }
 
 static const char *flow_state(const struct sw_flow_info *fi)
@@ -573,7 +664,8 @@ void sw_alert_flow(void *ctx, const struct sw_flow_info *fi)
 
 	if (!a->o.flow_events)
 		return;
-	write_start(a, ts);
+	if (!start_event(a, ts))
+		return;
 	begin_line(a, &j, ts, "flow");
 	put_tuple(a, &j, fi);
 	put_pcap_filename(a, &j);
@@ -619,7 +711,8 @@ void sw_alert_stats(struct sw_alert *a, uint64_t ts_ns,
 		    const struct sw_capture_stats *cs, const struct sw_dissect_stats *ds)
 {
 	struct jb j;
-	write_start(a, ts_ns);
+	if (!start_event(a, ts_ns))
+		return;
 	begin_line(a, &j, ts_ns, "stats");
 	put_pcap_filename(a, &j);
 	if (jb_open(&j, "stats", '{')) {
@@ -674,6 +767,7 @@ void sw_alert_stats(struct sw_alert *a, uint64_t ts_ns,
 			jb_m_u64(&j, "members_cut", a->members_cut);
 			jb_m_u64(&j, "strings_cut", a->strings_cut);
 			jb_m_u64(&j, "write_errors", a->write_errors);
+			jb_m_u64(&j, "lines_lost", a->lines_lost);
 			jb_close(&j, '}');
 		}
 		jb_close(&j, '}');
@@ -686,7 +780,7 @@ void sw_alert_tick(struct sw_alert *a, uint64_t now_ns)
 {
 	if (a->started)
 		maybe_checkpoint(a, now_ns);
-	out_flush(a);
+	(void)out_flush(a);
 }
 
 void sw_alert_set_pcap_filename(struct sw_alert *a, const char *name)
@@ -771,6 +865,152 @@ out:
 	return rc;
 }
 
+/* The seq of the file's first line, when it is a stripwatch line. */
+static bool first_line_seq(int fd, uint64_t size, uint64_t *seq)
+{
+	size_t want = (size_t)SW_MIN((uint64_t)SW_LINE_MAX, size);
+	char *buf = malloc(want);
+	ssize_t r;
+	bool ok = false;
+	if (!buf)
+		return false;
+	do
+		r = pread(fd, buf, want, 0);
+	while (r < 0 && errno == EINTR);
+	const char *nl = r > 0 ? memchr(buf, '\n', (size_t)r) : NULL;
+	struct sw_chain_tail t;
+	if (nl && sw_chain_parse_tail(buf, (size_t)(nl - buf), &t) == 0) {
+		*seq = t.seq;
+		ok = true;
+	}
+	free(buf);
+	return ok;
+}
+
+/*
+ * Starts tracking a newly opened output file: removes its stale .minisig
+ * and, when signing a regular file, starts its hash over what it holds.
+ * Problems only cost the .minisig (said on stderr), never the output.
+ */
+static void file_begin(struct sw_alert *a, int fd)
+{
+	struct stat st;
+	char err[512];
+	a->file_has_first = false;
+	a->file_reg = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (!a->file_reg)
+		return;
+	a->file_dev = st.st_dev;
+	a->file_ino = st.st_ino;
+	if (sw_minisig_remove(a->out_path, err, sizeof err) != 0)
+		fprintf(stderr, "stripwatch: %s\n", err);
+	if (!a->key)
+		return;
+	if (!a->fh)
+		a->fh = aligned_alloc(64, (sizeof *a->fh + 63) / 64 * 64);
+	if (!a->fh)
+		return;
+	crypto_generichash_init(a->fh, NULL, 0, SW_FILE_HASH_LEN);
+	if (st.st_size > 0) {
+		uint64_t first;
+		if (sw_hash_fd(fd, (uint64_t)st.st_size, a->fh) != 0) {
+			fprintf(stderr, "stripwatch: reading %s for its .minisig: %s; none will be written\n",
+				a->out_path, strerror(errno));
+			free(a->fh);
+			a->fh = NULL;
+			return;
+		}
+		if (first_line_seq(fd, (uint64_t)st.st_size, &first)) {
+			a->file_first_seq = first;
+			a->file_has_first = true;
+		}
+	}
+}
+
+static bool same_file(const struct stat *st, const struct sw_alert *a)
+{
+	return S_ISREG(st->st_mode) && st->st_dev == a->file_dev && st->st_ino == a->file_ino;
+}
+
+/*
+ * Where the current output file is now (logrotate may have renamed it):
+ * out_path itself, else what /proc says of the fd, else a name in
+ * out_path's directory with the same inode (after -Z, /proc/self/fd is
+ * not readable).  False when it has no name any more.
+ */
+static bool file_where(const struct sw_alert *a, int fd, char *out, size_t n)
+{
+	struct stat st;
+	if (stat(a->out_path, &st) == 0 && same_file(&st, a)) {
+		snprintf(out, n, "%s", a->out_path);
+		return true;
+	}
+	char link[64];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t l = readlink(link, out, n - 1);
+	if (l > 0) {
+		out[l] = '\0';
+		if (stat(out, &st) == 0 && same_file(&st, a))
+			return true;
+	}
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", a->out_path);
+	char *d = dirname(dir);
+	DIR *dp = opendir(d);
+	if (!dp)
+		return false;
+	bool found = false;
+	struct dirent *e;
+	while (!found && (e = readdir(dp)) != NULL) {
+		if (fstatat(dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && same_file(&st, a) &&
+		    (size_t)snprintf(out, n, "%s/%s", d, e->d_name) < n)
+			found = true;
+	}
+	closedir(dp);
+	return found;
+}
+
+/*
+ * The current file is done: its lines are all written (or never will be).
+ * Syncs it, writes its .minisig when every byte is accounted for, closes it.
+ */
+static void file_end(struct sw_alert *a, int fd)
+{
+	char path[4200], err[512];
+	bool ok = a->olen == 0;
+	if (a->file_reg && fsync(fd) != 0) {
+		fprintf(stderr, "stripwatch: syncing %s: %s\n", a->out_path, strerror(errno));
+		ok = false;
+	}
+	if (a->fh && a->file_has_first) {
+		if (!ok) {
+			fprintf(stderr, "stripwatch: %s: not all lines were written; no .minisig\n", a->out_path);
+		} else if (!file_where(a, fd, path, sizeof path)) {
+			fprintf(stderr, "stripwatch: %s: the closed file has no name any more; no .minisig\n",
+				a->out_path);
+		} else {
+			uint8_t h[SW_FILE_HASH_LEN];
+			char tc[SW_TRUSTED_COMMENT_MAX], name[256], head64[SW_HASH_B64_LEN];
+			crypto_generichash_final(a->fh, h, sizeof h);
+			/* The name as one printable word: the comment is key=value pairs on one line. */
+			const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+			snprintf(name, sizeof name, "%.*s", (int)(sizeof name - 1), base);
+			for (char *p = name; *p; p++)
+				if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7f)
+					*p = '_';
+			sodium_bin2base64(head64, sizeof head64, a->prev, sizeof a->prev,
+					  sodium_base64_VARIANT_ORIGINAL);
+			snprintf(tc, sizeof tc, "file=%s session=%s first_seq=%llu last_seq=%llu head=%s", name,
+				 a->session, (unsigned long long)a->file_first_seq,
+				 (unsigned long long)(a->seq - 1), head64);
+			if (sw_minisig_write(path, a->key, h, tc, err, sizeof err) != 0)
+				fprintf(stderr, "stripwatch: %s\n", err);
+		}
+	}
+	if (fd != STDOUT_FILENO && close(fd) != 0)
+		fprintf(stderr, "stripwatch: closing %s: %s\n", out_name(a), strerror(errno));
+}
+
 static int open_output(struct sw_alert *a, bool append, char *err, size_t errlen)
 {
 	if (!a->out_path) {
@@ -790,6 +1030,7 @@ static int open_output(struct sw_alert *a, bool append, char *err, size_t errlen
 		return -1;
 	}
 	a->fd = fd;
+	file_begin(a, fd);
 	return 0;
 }
 
@@ -831,6 +1072,7 @@ struct sw_alert *sw_alert_open(const struct sw_alert_opts *o, char *err, size_t 
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	a->syslog_prio = LOG_INFO;
 	a->o = *o;
 	a->fd = -1;
 	if (a->o.checkpoint_lines == 0)
@@ -864,6 +1106,7 @@ struct sw_alert *sw_alert_open(const struct sw_alert_opts *o, char *err, size_t 
 		openlog("stripwatch", LOG_PID | LOG_NDELAY, o->syslog_facility);
 	return a;
 fail:
+	free(a->fh);
 	sw_key_free(a->key);
 	free(a->out_path);
 	free(a);
@@ -874,20 +1117,39 @@ int sw_alert_reopen(struct sw_alert *a, char *err, size_t errlen)
 {
 	if (!a->out_path)
 		return 0; /* stdout: nothing to rotate */
-	write_start(a, a->last_ts);
-	write_chain(a, a->last_ts, "reopen");
-	out_flush(a);
+	if (write_start(a, a->last_ts))
+		write_chain(a, a->last_ts, "reopen");
+	if (out_flush(a) != 0 || a->olen > 0) {
+		snprintf(err, errlen, "%s: the old file did not take its last lines (still writing to it)",
+			 a->out_path);
+		return -1;
+	}
 	int fd = open(a->out_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s (still writing to the old file)", a->out_path, strerror(errno));
 		return -1;
 	}
-	close(a->fd);
+	struct stat st;
+	if (a->file_reg && fstat(fd, &st) == 0 && same_file(&st, a)) {
+		/* Not rotated: the same file goes on, and so does its hash. */
+		close(a->fd);
+	} else {
+		file_end(a, a->fd);
+		file_begin(a, fd);
+	}
 	a->fd = fd;
 	a->started = false;
 	a->torn_tail = false;
+	a->torn_nl = false;
 	a->continuing = a->seq > 0;
 	return 0;
+}
+
+/* Counts the lines left in the buffer: written never. */
+static void count_unwritten(struct sw_alert *a)
+{
+	for (size_t i = 0; i < a->olen; i++)
+		a->lines_lost += a->obuf[i] == '\n';
 }
 
 void sw_alert_close(struct sw_alert *a, uint64_t ts_ns)
@@ -896,13 +1158,19 @@ void sw_alert_close(struct sw_alert *a, uint64_t ts_ns)
 		return;
 	if (ts_ns < a->last_ts)
 		ts_ns = a->last_ts;
-	write_start(a, ts_ns);
-	write_chain(a, ts_ns, "stop");
-	out_flush(a);
+	if (write_start(a, ts_ns))
+		write_chain(a, ts_ns, "stop");
+	if (out_flush(a) != 0)
+		count_unwritten(a);
+	if (a->lines_lost > 0)
+		fprintf(stderr, "stripwatch: %llu event line(s) could not be written to %s "
+				"(%llu failed writes; counted in output.lines_lost of the stats lines)\n",
+			(unsigned long long)a->lines_lost, out_name(a), (unsigned long long)a->write_errors);
 	if (a->out_path && a->fd >= 0)
-		close(a->fd);
+		file_end(a, a->fd);
 	if (a->o.syslog_facility >= 0)
 		closelog();
+	free(a->fh);
 	sw_key_free(a->key);
 	free(a->pcap_filename);
 	free(a->out_path);

@@ -13,6 +13,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -22,6 +24,7 @@
 #include "alert_test_util.h"
 #include "chain.h"
 #include "keys.h"
+#include "minisig.h"
 #include "sw_alert.h"
 
 /* memmem with a string literal. */
@@ -647,6 +650,315 @@ static void test_default_key_location(void **state)
 	unsetenv("STATE_DIRECTORY");
 }
 
+/* ---- closed files: .minisig (stock minisign runs in tests/sign/minisig_test.sh) -------- */
+
+/*
+ * Checks path.minisig as minisign -Vm does: "ED", key id, Ed25519 over
+ * BLAKE2b-512 of the file, global signature over sig || trusted comment.
+ * Returns the trusted comment (caller frees) or NULL.
+ */
+static char *minisig_check(const char *path, const char *pub)
+{
+	char sp[200], err[256];
+	uint8_t pk[32], keyid[8], ss[74], gsig[64], h[64], msg[64 + 1100];
+	size_t len, flen, l;
+	snprintf(sp, sizeof sp, "%s.minisig", path);
+	char *sig = slurp(sp, &len);
+	char *file = slurp(path, &flen);
+	char *tc = NULL;
+	if (!sig || !file || sw_pubkey_load(pub, pk, keyid, err, sizeof err) != 0)
+		goto out;
+	char *l1 = strtok(sig, "\n"), *l2 = strtok(NULL, "\n"), *l3 = strtok(NULL, "\n"),
+	     *l4 = strtok(NULL, "\n");
+	if (!l4 || strncmp(l1, "untrusted comment: ", 19) != 0 || strncmp(l3, "trusted comment: ", 17) != 0)
+		goto out;
+	if (sodium_base642bin(ss, sizeof ss, l2, strlen(l2), NULL, &l, NULL, sodium_base64_VARIANT_ORIGINAL) ||
+	    l != sizeof ss || memcmp(ss, "ED", 2) != 0 || memcmp(ss + 2, keyid, 8) != 0)
+		goto out;
+	if (sodium_base642bin(gsig, sizeof gsig, l4, strlen(l4), NULL, &l, NULL, sodium_base64_VARIANT_ORIGINAL) ||
+	    l != sizeof gsig)
+		goto out;
+	crypto_generichash(h, sizeof h, (const uint8_t *)file, flen, NULL, 0);
+	size_t tcl = strlen(l3 + 17);
+	if (crypto_sign_verify_detached(ss + 10, h, sizeof h, pk) != 0 || tcl > 1100)
+		goto out;
+	memcpy(msg, ss + 10, 64);
+	memcpy(msg + 64, l3 + 17, tcl);
+	if (crypto_sign_verify_detached(gsig, msg, 64 + tcl, pk) == 0)
+		tc = strdup(l3 + 17);
+out:
+	free(sig);
+	free(file);
+	return tc;
+}
+
+static bool exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+static void test_minisig_written_and_stale_one_removed(void **state)
+{
+	struct fx *f = *state;
+	char err[256], sp[200];
+	snprintf(sp, sizeof sp, "%s.minisig", f->out);
+	/* A stale .minisig beside the output: removed as soon as the file is opened. */
+	assert_int_equal(spit(sp, "stale\n", 6), 0);
+	struct sw_alert *a = sw_alert_open(&f->o, err, sizeof err);
+	assert_non_null(a);
+	assert_false(exists(sp));
+	write_events(a, 0, 40);
+	assert_false(exists(sp)); /* only once the file is closed */
+	sw_alert_close(a, 0);
+	char *tc = minisig_check(f->out, f->pub);
+	assert_non_null(tc);
+	assert_true(strncmp(tc, "file=eve.json session=", 22) == 0);
+	assert_non_null(strstr(tc, " first_seq=0 last_seq="));
+	free(tc);
+
+	/* Appending: the old signature goes at open, a new one covers the whole file at close. */
+	f->o.append = true;
+	a = sw_alert_open(&f->o, err, sizeof err);
+	assert_non_null(a);
+	assert_false(exists(sp));
+	write_events(a, 40, 10);
+	sw_alert_close(a, 0);
+	tc = minisig_check(f->out, f->pub);
+	assert_non_null(tc);
+	assert_non_null(strstr(tc, " first_seq=0 last_seq="));
+	free(tc);
+	/* One changed byte and it fails. */
+	size_t len;
+	char *all = slurp(f->out, &len);
+	all[len / 2] ^= 1;
+	assert_int_equal(spit(f->out, all, len), 0);
+	assert_null(minisig_check(f->out, f->pub));
+	free(all);
+
+	/* No key, no .minisig (and a stale one still goes). */
+	assert_int_equal(spit(sp, "stale\n", 6), 0);
+	f->o.append = false;
+	f->o.no_sign = true;
+	a = sw_alert_open(&f->o, err, sizeof err);
+	assert_non_null(a);
+	write_events(a, 0, 5);
+	sw_alert_close(a, 0);
+	assert_false(exists(sp));
+}
+
+/* ---- losing nothing: write failures ---------------------------------------------------- */
+
+static void set_fsize(rlim_t lim)
+{
+	struct rlimit r;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &r), 0);
+	r.rlim_cur = lim;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &r), 0);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+/*
+ * The file size limit stands in for a full disk: write() takes part of a
+ * buffer, then fails with EFBIG.  The torn line must be completed once
+ * space is back, lines that found no room must stay out of the chain (the
+ * file verifies, no gap) and be counted in stats.
+ */
+static void test_disk_full_partial_writes(void **state)
+{
+	struct fx *f = *state;
+	char err[256], out[2048];
+	signal(SIGXFSZ, SIG_IGN);
+	struct sw_alert *a = sw_alert_open(&f->o, err, sizeof err);
+	assert_non_null(a);
+	write_events(a, 0, 50);
+	sw_alert_tick(a, 0); /* flushes */
+	off_t limit = file_size(f->out) + 1500;
+	set_fsize((rlim_t)limit);
+	write_events(a, 50, 400);
+	assert_int_equal(file_size(f->out), limit); /* a partial write filled it to the byte */
+	set_fsize(RLIM_INFINITY);
+	struct sw_capture_stats cs = { 0 };
+	struct sw_dissect_stats ds = { 0 };
+	sw_alert_stats(a, 1764227990000000000ull, &cs, &ds);
+	write_events(a, 450, 30);
+	sw_alert_close(a, 0);
+
+	int rc = run_verify(out, sizeof out, f->pub, f->out, NULL, NULL, false);
+	if (rc != 0)
+		fail_msg("%s", out);
+	struct lines ls;
+	load_lines(&ls, f->out);
+	int st = -1;
+	for (int i = find_line(&ls, 0, "stats"); i >= 0; i = find_line(&ls, (size_t)i + 1, "stats"))
+		st = i;
+	assert_true(st > 0);
+	char *p = HAS(ls.l[st], ls.len[st], "\"lines_lost\":");
+	assert_non_null(p);
+	assert_true(atoi(p + 13) > 100); /* 64 KiB of lines waited, the rest was lost */
+	p = HAS(ls.l[st], ls.len[st], "\"write_errors\":");
+	assert_non_null(p);
+	assert_true(atoi(p + 15) > 0);
+	free(ls.buf);
+	char *tc = minisig_check(f->out, f->pub);
+	assert_non_null(tc); /* every byte made it in the end */
+	free(tc);
+}
+
+/* Still failing at close: no .minisig (it would sign a torn file), and verify says so. */
+static void test_disk_full_at_close(void **state)
+{
+	struct fx *f = *state;
+	char err[256], out[2048], sp[200];
+	snprintf(sp, sizeof sp, "%s.minisig", f->out);
+	signal(SIGXFSZ, SIG_IGN);
+	struct sw_alert *a = sw_alert_open(&f->o, err, sizeof err);
+	assert_non_null(a);
+	write_events(a, 0, 30);
+	sw_alert_tick(a, 0);
+	set_fsize((rlim_t)file_size(f->out) + 100);
+	write_events(a, 30, 30);
+	sw_alert_close(a, 0);
+	set_fsize(RLIM_INFINITY);
+	assert_false(exists(sp));
+	assert_int_equal(run_verify(out, sizeof out, f->pub, f->out, NULL, NULL, false), 1);
+	assert_non_null(strstr(out, "torn line"));
+
+	/* Every write failing (/dev/full): nothing crashes, nothing is signed. */
+	f->o.out_path = "/dev/full";
+	a = sw_alert_open(&f->o, err, sizeof err);
+	assert_non_null(a);
+	write_events(a, 0, 300);
+	sw_alert_close(a, 0);
+	assert_false(exists("/dev/full.minisig"));
+}
+
+/*
+ * SIGHUP while lines wait in the buffer and the old file cannot take them:
+ * stay on the old file (reopen fails) instead of carrying them into the
+ * new one; the next SIGHUP, with space back, rotates cleanly.
+ */
+static void test_reopen_waits_for_old_file(void **state)
+{
+	struct fx *f = *state;
+	char err[256], out[2048], old[160], oldsig[170];
+	snprintf(old, sizeof old, "%s/eve.json.1", f->dir);
+	snprintf(oldsig, sizeof oldsig, "%s.minisig", old);
+	signal(SIGXFSZ, SIG_IGN);
+	f->o.checkpoint_lines = 1000;
+	struct sw_alert *a = sw_alert_open(&f->o, err, sizeof err);
+	assert_non_null(a);
+	struct sw_flow_info fi;
+	for (unsigned i = 0; i < 5; i++) {
+		flow_n(&fi, i);
+		sw_alert_flow(a, &fi); /* start record out, flows buffered */
+	}
+	set_fsize((rlim_t)file_size(f->out));
+	assert_int_equal(rename(f->out, old), 0);
+	assert_int_equal(sw_alert_reopen(a, err, sizeof err), -1);
+	assert_non_null(strstr(err, "still writing to it"));
+	assert_false(exists(f->out)); /* no new file yet */
+	set_fsize(RLIM_INFINITY);
+	assert_int_equal(sw_alert_reopen(a, err, sizeof err), 0);
+	write_events(a, 5, 20);
+	sw_alert_close(a, 0);
+	int rc = run_verify(out, sizeof out, f->pub, old, f->out, NULL, false);
+	if (rc != 0)
+		fail_msg("%s", out);
+	char *tc = minisig_check(old, f->pub);
+	assert_non_null(tc);
+	assert_true(strncmp(tc, "file=eve.json.1 ", 16) == 0);
+	free(tc);
+	tc = minisig_check(f->out, f->pub);
+	assert_non_null(tc);
+	free(tc);
+}
+
+/*
+ * --no-sign (benchmarks) must write the same lines as a signed run, only
+ * without "sig": a checkpoint after every line once checkpoint_lines was
+ * reached would make the comparison meaningless.
+ */
+static void test_no_sign_same_lines(void **state)
+{
+	struct fx *f = *state;
+	size_t n_signed, n_unsigned;
+	struct lines ls;
+	f->o.checkpoint_lines = 10;
+	write_file(f, 200);
+	load_lines(&ls, f->out);
+	n_signed = ls.n;
+	free(ls.buf);
+	f->o.no_sign = true;
+	write_file(f, 200);
+	load_lines(&ls, f->out);
+	n_unsigned = ls.n;
+	int chain = 0;
+	for (int i = find_line(&ls, 0, "chain"); i >= 0; i = find_line(&ls, (size_t)i + 1, "chain"))
+		chain++;
+	free(ls.buf);
+	assert_int_equal(n_unsigned, n_signed);
+	assert_true(chain < 40); /* start, stop and a checkpoint per 10 unsigned lines at most */
+}
+
+/* ---- verify: several keys, --json -------------------------------------------------------- */
+
+static void test_verify_key_rotation_and_json(void **state)
+{
+	struct fx *f = *state;
+	char err[256], pub1[160], out[4096];
+	write_file(f, 40);
+	snprintf(pub1, sizeof pub1, "%s/old.pub", f->dir);
+	assert_int_equal(rename(f->pub, pub1), 0);
+	assert_int_equal(sw_key_generate(f->sec, f->pub, true, err, sizeof err), 0);
+	f->o.append = true;
+	write_file(f, 40);
+
+	char *argv[8] = { (char *)"verify", (char *)"-p", pub1, (char *)"-p", f->pub, f->out, NULL };
+	char cap[] = "/tmp/sw-verify-json-XXXXXX";
+	int cfd = mkstemp(cap);
+	fflush(stdout);
+	int saved = dup(STDOUT_FILENO);
+	dup2(cfd, STDOUT_FILENO);
+	int rc_text = sw_cmd_verify(6, argv);
+	argv[5] = (char *)"--json";
+	argv[6] = f->out;
+	int rc_json = sw_cmd_verify(7, argv);
+	argv[3] = argv[5];
+	argv[4] = argv[6];
+	int rc_one = sw_cmd_verify(5, argv); /* old key only, --json */
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	close(cfd);
+	char *text = slurp(cap, NULL);
+	unlink(cap);
+	snprintf(out, sizeof out, "%s", text);
+	free(text);
+	assert_int_equal(rc_text, 0);
+	assert_int_equal(rc_json, 0);
+	assert_int_equal(rc_one, 1);
+	assert_non_null(strstr(out, "OK: "));
+	char *j1 = strstr(out, "{\"ok\":true,");
+	assert_non_null(j1);
+	char *e1 = strchr(j1, '\n');
+	assert_true(json_valid(j1, (size_t)(e1 - j1)));
+	assert_non_null(strstr(j1, "\"sessions\":2,"));
+	assert_non_null(strstr(j1, "\"first_error\":null"));
+	char *j2 = strstr(e1, "{\"ok\":false,");
+	assert_non_null(j2);
+	char *e2 = strchr(j2, '\n');
+	assert_true(json_valid(j2, (size_t)(e2 - j2)));
+	assert_non_null(strstr(j2, "\"kind\":\"wrong_key\""));
+	/* Exactly one object per run: nothing else on stdout. */
+	assert_ptr_equal(strchr(e2 + 1, '{'), NULL);
+}
+
 /* ---- rates (informative: printed, not asserted) ---------------------------------------- */
 
 static double now_s(void)
@@ -708,6 +1020,12 @@ int main(void)
 		T(test_keygen_command),
 		T(test_secret_key_guarded),
 		T(test_default_key_location),
+		T(test_minisig_written_and_stale_one_removed),
+		T(test_disk_full_partial_writes),
+		T(test_disk_full_at_close),
+		T(test_reopen_waits_for_old_file),
+		T(test_verify_key_rotation_and_json),
+		T(test_no_sign_same_lines),
 		T(test_rates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
