@@ -14,6 +14,10 @@
  *   IPv4 / IPv6    -> captured span clamped to the IP total length, a
  *                     second "wire" length kept from the IP header
  *   IPv6 ext hdrs  -> bounded chain
+ *   tunnels        -> IP-in-IP (IPv4 protocol 4/41, IPv6 next header 4/41)
+ *                     and GTP-U (UDP to port 2152, TS 29.281): the inner IP
+ *                     packet is decoded with the same rules, bounded by
+ *                     the outer lengths, at most SW_ENCAP_MAX levels deep
  *   TCP            -> data offset, options of SYN segments, payload
  *
  * Two lengths travel together: "cap" is what was captured (readable) and
@@ -26,7 +30,11 @@
  * (TSO/GSO segments captured on the sending host, jumbograms) takes the
  * captured length as the packet; an IPv6 atomic fragment (offset 0, M
  * clear, RFC 6946) is decoded as the whole packet it is; every real
- * fragment is SW_DECODE_FRAGMENT whatever its protocol.
+ * fragment is SW_DECODE_FRAGMENT whatever its protocol.  Through a tunnel
+ * the innermost IP header speaks for the packet: addresses, TTL, DF bit
+ * and l3 are the inner ones (the outer TTL counts the tunnel's hops, not
+ * the endpoints').  UDP that is not GTP-U is NOT_TCP without a look at its
+ * length.
  */
 #include <string.h>
 
@@ -37,6 +45,8 @@
 /* Caps on attacker-controlled chains. */
 #define SW_VLAN_MAX_TAGS 8    /* 802.1Q/QinQ tags in one frame */
 #define SW_IPV6_MAX_EXT 8     /* IPv6 extension headers before TCP */
+#define SW_ENCAP_MAX 4        /* tunnel levels (IP-in-IP, GTP-U) around the packet */
+#define SW_GTP_MAX_EXT 8      /* GTP-U extension headers */
 
 #define SLL_HLEN 16
 #define SLL2_HLEN 20
@@ -53,11 +63,17 @@
 #define PPP_IPV6 0x0057
 
 #define IPP_HOPOPTS 0
+#define IPP_IPIP 4
 #define IPP_TCP 6
+#define IPP_UDP 17
+#define IPP_IPV6 41
 #define IPP_ROUTING 43
 #define IPP_FRAGMENT 44
 #define IPP_AH 51
 #define IPP_DSTOPTS 60
+
+#define UDP_PORT_GTPU 2152
+#define GTP_TPDU 0xff
 
 #define TCPOPT_EOL 0
 #define TCPOPT_NOP 1
@@ -167,15 +183,129 @@ static void span_clamp(struct l3_span *s, uint32_t tot, struct sw_packet *out)
 	out->l3_len = s->cap;
 }
 
-/* IPv4 header (RFC 791 3.1). */
 static enum sw_decode_result decode_ipv4(const uint8_t *p, uint32_t cap, uint32_t bound,
-					 struct sw_packet *out)
+					 unsigned depth, struct sw_packet *out);
+static enum sw_decode_result decode_ipv6(const uint8_t *p, uint32_t cap, uint32_t bound,
+					 unsigned depth, struct sw_packet *out);
+
+/* An inner IP packet of a tunnel, the rest of s, one level deeper. */
+static enum sw_decode_result decode_inner(struct l3_span *s, uint8_t version, unsigned depth,
+					  struct sw_packet *out)
+{
+	/* Tunnels in tunnels beyond any real deployment are a crafted packet. */
+	if (depth >= SW_ENCAP_MAX)
+		return SW_DECODE_MALFORMED;
+	if (version == 4)
+		return decode_ipv4(s->p, s->cap, s->wire, depth + 1, out);
+	return decode_ipv6(s->p, s->cap, s->wire, depth + 1, out);
+}
+
+/*
+ * GTP-U header (3GPP TS 29.281 5.1, 5.2) at the start of s, then the
+ * T-PDU's IP packet.  Only version 1, protocol type GTP, message type
+ * T-PDU carries user packets; echo, error indication and end marker are
+ * signalling (NOT_TCP).
+ */
+static enum sw_decode_result decode_gtpu(struct l3_span *s, unsigned depth, struct sw_packet *out)
+{
+	const uint8_t *g = s->p;
+	enum sw_decode_result r;
+
+	if ((r = span_take(s, 8)) != SW_DECODE_TCP)
+		return r;
+	uint8_t flags = g[0];
+	/* Version 1 (bits 8-6), PT 1 (bit 5): GTP, not GTP' (5.1). */
+	if ((flags & 0xf0) != 0x30 || g[1] != GTP_TPDU)
+		return SW_DECODE_NOT_TCP;
+	/* The length counts the octets after the mandatory 8 (5.1). */
+	uint32_t len = sw_be16(g + 2);
+	if (len > s->wire)
+		return SW_DECODE_MALFORMED;
+	s->wire = len;
+	s->cap = SW_MIN(s->cap, len);
+	/* E, S or PN: sequence number, N-PDU number and next type follow (5.1). */
+	if (flags & 0x07) {
+		const uint8_t *o = s->p;
+		if ((r = span_take(s, 4)) != SW_DECODE_TCP)
+			return r;
+		uint8_t next = (flags & 0x04) ? o[3] : 0;
+		/* Extension headers (5.2): length in 4-octet units, next type last. */
+		for (unsigned n = 0; next != 0; n++) {
+			const uint8_t *e = s->p;
+			if (n == SW_GTP_MAX_EXT)
+				return SW_DECODE_MALFORMED;
+			if ((r = span_take(s, 1)) != SW_DECODE_TCP)
+				return r;
+			uint32_t elen = (uint32_t)e[0] * 4;
+			/* A zero length cannot hold its own length and next-type octets. */
+			if (elen == 0)
+				return SW_DECODE_MALFORMED;
+			if ((r = span_take(s, elen - 1)) != SW_DECODE_TCP)
+				return r;
+			next = e[elen - 1];
+		}
+	}
+	/* The T-PDU: an IP packet (or Ethernet/unstructured in 5G: not ours). */
+	if (s->wire == 0)
+		return SW_DECODE_NOT_IP;
+	if (s->cap == 0)
+		return SW_DECODE_TRUNCATED;
+	switch (s->p[0] >> 4) {
+	case 4:
+		return decode_inner(s, 4, depth, out);
+	case 6:
+		return decode_inner(s, 6, depth, out);
+	default:
+		return SW_DECODE_NOT_IP;
+	}
+}
+
+/* UDP header (RFC 768): only GTP-U is looked into. */
+static enum sw_decode_result decode_udp(struct l3_span *s, unsigned depth, struct sw_packet *out)
+{
+	const uint8_t *u = s->p;
+	enum sw_decode_result r;
+
+	if ((r = span_take(s, 8)) != SW_DECODE_TCP)
+		return r;
+	if (sw_be16(u + 2) != UDP_PORT_GTPU)
+		return SW_DECODE_NOT_TCP;
+	/* The UDP length covers its 8-byte header and lies inside the IP payload. */
+	uint32_t ulen = sw_be16(u + 4);
+	if (ulen < 8 || ulen - 8 > s->wire)
+		return SW_DECODE_MALFORMED;
+	s->wire = ulen - 8;
+	s->cap = SW_MIN(s->cap, s->wire);
+	return decode_gtpu(s, depth, out);
+}
+
+/* The protocol after the IP header(s): TCP, a tunnel, or not ours. */
+static enum sw_decode_result decode_l4(uint8_t proto, struct l3_span *s, unsigned depth,
+				       struct sw_packet *out)
+{
+	switch (proto) {
+	case IPP_TCP:
+		return decode_tcp(s, out);
+	case IPP_IPIP:
+		return decode_inner(s, 4, depth, out);
+	case IPP_IPV6:
+		return decode_inner(s, 6, depth, out);
+	case IPP_UDP:
+		return decode_udp(s, depth, out);
+	default:
+		return SW_DECODE_NOT_TCP; /* ICMP, SCTP, ESP, GRE, no next header, ... */
+	}
+}
+
+/* IPv4 header (RFC 791 3.1); depth counts the tunnels around it. */
+static enum sw_decode_result decode_ipv4(const uint8_t *p, uint32_t cap, uint32_t bound,
+					 unsigned depth, struct sw_packet *out)
 {
 	struct l3_span s = { p, cap, cap };
 
-	/* The fixed header must be captured before any field is trusted. */
+	/* The fixed header must be sent, then captured, before any field is trusted. */
 	if (cap < 20)
-		return SW_DECODE_TRUNCATED;
+		return bound < 20 ? SW_DECODE_MALFORMED : SW_DECODE_TRUNCATED;
 	/* The link said IPv4; the header must agree. */
 	if (p[0] >> 4 != 4)
 		return SW_DECODE_MALFORMED;
@@ -198,26 +328,30 @@ static enum sw_decode_result decode_ipv4(const uint8_t *p, uint32_t cap, uint32_
 	out->ip_version = 4;
 	out->ttl = p[8];
 	out->ip_df = (frag & 0x4000) != 0;
+	/* An outer IPv6 header of a tunnel may have filled all 16 bytes. */
+	memset(out->src, 0, sizeof(out->src));
+	memset(out->dst, 0, sizeof(out->dst));
 	memcpy(out->src, p + 12, 4);
 	memcpy(out->dst, p + 16, 4);
 	/* More-fragments set or a non-zero offset: a fragment, not reassembled here. */
 	if (frag & 0x3fff)
 		return SW_DECODE_FRAGMENT;
-	if (p[9] != IPP_TCP)
-		return SW_DECODE_NOT_TCP;
-	return decode_tcp(&s, out);
+	return decode_l4(p[9], &s, depth, out);
 }
 
-/* IPv6 header (RFC 8200 3) and its extension header chain (RFC 8200 4). */
+/*
+ * IPv6 header (RFC 8200 3) and its extension header chain (RFC 8200 4);
+ * depth counts the tunnels around it.
+ */
 static enum sw_decode_result decode_ipv6(const uint8_t *p, uint32_t cap, uint32_t bound,
-					 struct sw_packet *out)
+					 unsigned depth, struct sw_packet *out)
 {
 	struct l3_span s = { p, cap, cap };
 	enum sw_decode_result r;
 
-	/* The fixed header must be captured before any field is trusted. */
+	/* The fixed header must be sent, then captured, before any field is trusted. */
 	if (cap < 40)
-		return SW_DECODE_TRUNCATED;
+		return bound < 40 ? SW_DECODE_MALFORMED : SW_DECODE_TRUNCATED;
 	/* The link said IPv6; the header must agree. */
 	if (p[0] >> 4 != 6)
 		return SW_DECODE_MALFORMED;
@@ -234,17 +368,18 @@ static enum sw_decode_result decode_ipv6(const uint8_t *p, uint32_t cap, uint32_
 
 	out->ip_version = 6;
 	out->ttl = p[7];
+	out->ip_df = 0; /* an outer IPv4 header of a tunnel may have set it */
 	memcpy(out->src, p + 8, 16);
 	memcpy(out->dst, p + 24, 16);
 
 	uint8_t nh = p[6];
-	for (unsigned n = 0; nh != IPP_TCP; n++) {
+	for (unsigned n = 0;; n++) {
 		const uint8_t *h = s.p;
 		uint32_t hlen;
 
 		if (nh != IPP_HOPOPTS && nh != IPP_ROUTING && nh != IPP_DSTOPTS &&
 		    nh != IPP_FRAGMENT && nh != IPP_AH)
-			return SW_DECODE_NOT_TCP; /* UDP, ICMPv6, ESP, no next header, ... */
+			break; /* the upper-layer protocol */
 		/* A longer chain than any sender needs is an evasion attempt. */
 		if (n == SW_IPV6_MAX_EXT)
 			return SW_DECODE_MALFORMED;
@@ -264,7 +399,7 @@ static enum sw_decode_result decode_ipv6(const uint8_t *p, uint32_t cap, uint32_
 			return SW_DECODE_FRAGMENT;
 		nh = h[0];
 	}
-	return decode_tcp(&s, out);
+	return decode_l4(nh, &s, depth, out);
 }
 
 /* IP by its version nibble: raw IP, BSD null/loopback. */
@@ -274,9 +409,9 @@ static enum sw_decode_result decode_ip_nibble(const uint8_t *p, uint32_t cap, st
 		return SW_DECODE_TRUNCATED;
 	switch (p[0] >> 4) {
 	case 4:
-		return decode_ipv4(p, cap, UINT32_MAX, out);
+		return decode_ipv4(p, cap, UINT32_MAX, 0, out);
 	case 6:
-		return decode_ipv6(p, cap, UINT32_MAX, out);
+		return decode_ipv6(p, cap, UINT32_MAX, 0, out);
 	default:
 		return SW_DECODE_NOT_IP;
 	}
@@ -307,9 +442,9 @@ static enum sw_decode_result decode_pppoe(struct sw_cur *c, struct sw_packet *ou
 	uint32_t left = (uint32_t)cur_left(c);
 	uint32_t bound = (uint32_t)len - 2;
 	if (proto == PPP_IPV4)
-		return decode_ipv4(c->p, left, bound, out);
+		return decode_ipv4(c->p, left, bound, 0, out);
 	if (proto == PPP_IPV6)
-		return decode_ipv6(c->p, left, bound, out);
+		return decode_ipv6(c->p, left, bound, 0, out);
 	return SW_DECODE_NOT_IP;
 }
 
@@ -335,9 +470,9 @@ static enum sw_decode_result decode_ethertype(struct sw_cur *c, uint16_t type,
 	uint32_t left = (uint32_t)cur_left(c);
 	switch (type) {
 	case ETYPE_IPV4:
-		return decode_ipv4(c->p, left, UINT32_MAX, out);
+		return decode_ipv4(c->p, left, UINT32_MAX, 0, out);
 	case ETYPE_IPV6:
-		return decode_ipv6(c->p, left, UINT32_MAX, out);
+		return decode_ipv6(c->p, left, UINT32_MAX, 0, out);
 	case ETYPE_PPPOE_SESS:
 		return decode_pppoe(c, out);
 	default:

@@ -1,6 +1,6 @@
 /*
- * test_decode.c - sw_decode(): every link type, IPv4/IPv6 edge cases, TCP
- * options, and truncation at every length.
+ * test_decode.c - sw_decode(): every link type, IPv4/IPv6 edge cases,
+ * IP-in-IP and GTP-U tunnels, TCP options, and truncation at every length.
  *
  * Frames are decoded from heap copies of exactly caplen bytes, so any read
  * past the capture is an AddressSanitizer error.  Real frames (first SYN of
@@ -919,6 +919,21 @@ static const uint8_t REAL_NULL_SYN[] = {
 	0x04, 0x02, 0x00, 0x00,
 };
 
+/*
+ * ntop ja3_lots_of_cipher_suites_2_anon.pcap frame 1: Ethernet, IPv4, UDP
+ * to 2152, GTPv1-U T-PDU with a sequence number, inner IPv4, SYN to 443.
+ */
+static const uint8_t REAL_GTPU_SYN[] = {
+	0xfc, 0x48, 0xef, 0xa2, 0x9a, 0x3f, 0x30, 0xd1, 0x7e, 0x0f, 0x6c, 0x3e, 0x08, 0x00, 0x45, 0xb8,
+	0x00, 0x64, 0x23, 0xdd, 0x00, 0x00, 0x40, 0x11, 0x8c, 0x83, 0x84, 0xbe, 0xf4, 0x0c, 0x97, 0x79,
+	0xb9, 0x2c, 0x08, 0x68, 0x08, 0x68, 0x00, 0x50, 0x00, 0x00, 0x32, 0xff, 0x00, 0x40, 0x01, 0x3c,
+	0x5b, 0x74, 0x6e, 0x50, 0x00, 0x00, 0x45, 0x00, 0x00, 0x3c, 0x63, 0x4a, 0x40, 0x00, 0x40, 0x06,
+	0x29, 0xfe, 0xc0, 0xa8, 0x93, 0xb1, 0x97, 0x79, 0xc1, 0xa0, 0xe4, 0x80, 0x01, 0xbb, 0x42, 0xc6,
+	0xda, 0xe5, 0x00, 0x00, 0x00, 0x00, 0xa0, 0x02, 0x39, 0x08, 0xa3, 0xe3, 0x00, 0x00, 0x02, 0x04,
+	0x05, 0xb4, 0x04, 0x02, 0x08, 0x0a, 0x00, 0x0b, 0xb9, 0xaf, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03,
+	0x03, 0x05,
+};
+
 struct real_frame {
 	const char *name;
 	int dlt;
@@ -942,6 +957,8 @@ static const struct real_frame REAL[] = {
 	  51021, 8080, 1400, 7, 5, 63, { 2, 4, 8, 1, 3 } },
 	{ "null", DLT_NULL, REAL_NULL_SYN, sizeof(REAL_NULL_SYN), 4, 68,
 	  54775, 110, 16344, 4, 8, 64, { 2, 1, 3, 1, 1, 8, 4, 0 } },
+	{ "gtpu", DLT_EN10MB, REAL_GTPU_SYN, sizeof(REAL_GTPU_SYN), 54, 114,
+	  58496, 443, 1460, 5, 5, 64, { 2, 4, 8, 1, 3 } },
 };
 
 static void test_real_frames(void **state)
@@ -974,6 +991,14 @@ static void test_real_frames(void **state)
 	assert_int_equal(p.ip_df, 1);
 	assert_int_equal(decode_n(DLT_EN10MB, REAL_V6_SYN, sizeof(REAL_V6_SYN), &p), SW_DECODE_TCP);
 	assert_memory_equal(p.dst, REAL_V6_SYN + 38, 16);
+	/* The tunnelled SYN speaks with the inner addresses, not the GTP endpoints'. */
+	assert_int_equal(decode_n(DLT_EN10MB, REAL_GTPU_SYN, sizeof(REAL_GTPU_SYN), &p), SW_DECODE_TCP);
+	static const uint8_t in_src[16] = { 192, 168, 147, 177 }, in_dst[16] = { 151, 121, 193, 160 };
+	assert_memory_equal(p.src, in_src, 16);
+	assert_memory_equal(p.dst, in_dst, 16);
+	assert_int_equal(p.ip_version, 4);
+	assert_int_equal(p.ip_df, 1);
+	assert_int_equal(p.l3_len, 60);
 }
 
 /* Every prefix of a frame: TRUNCATED until the TCP header is whole, then TCP. */
@@ -1027,6 +1052,330 @@ static void test_truncation_every_length(void **state)
 	put32(&f, 0x0000001e);
 	put_ipv6(&f, &syn);
 	check_prefixes(DLT_LOOP, f.b, f.n, f.n - 4);
+}
+
+/* ---- tunnels: IP-in-IP and GTP-U ----------------------------------------- */
+
+static const uint8_t OUT4_SRC[4] = { 203, 0, 113, 1 };
+static const uint8_t OUT4_DST[4] = { 203, 0, 113, 2 };
+static const uint8_t OUT6_SRC[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, [15] = 1 };
+static const uint8_t OUT6_DST[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, [15] = 2 };
+
+/* An outer IPv4 header (TTL 200, DF clear) carrying plen bytes of protocol proto. */
+static void put_outer4(struct frame *f, uint8_t proto, size_t plen)
+{
+	put8(f, 0x45);
+	put8(f, 0);
+	put16(f, (uint16_t)(20 + plen));
+	put16(f, 7);
+	put16(f, 0);
+	put8(f, 200);
+	put8(f, proto);
+	put16(f, 0);
+	put(f, OUT4_SRC, 4);
+	put(f, OUT4_DST, 4);
+}
+
+/* An outer IPv6 header (hop limit 201) with next header nh and plen payload bytes. */
+static void put_outer6(struct frame *f, uint8_t nh, size_t plen)
+{
+	put32(f, 0x60000000);
+	put16(f, (uint16_t)plen);
+	put8(f, nh);
+	put8(f, 201);
+	put(f, OUT6_SRC, 16);
+	put(f, OUT6_DST, 16);
+}
+
+static void put_udp(struct frame *f, uint16_t dport, size_t plen)
+{
+	put16(f, 2152);
+	put16(f, dport);
+	put16(f, (uint16_t)(8 + plen));
+	put16(f, 0);
+}
+
+/* GTPv1-U header: flags, type, the length of what follows the first 8 octets, TEID. */
+static void put_gtp(struct frame *f, uint8_t flags, uint8_t type, size_t len_after8)
+{
+	put8(f, flags);
+	put8(f, type);
+	put16(f, (uint16_t)len_after8);
+	put32(f, 0x013c5b74);
+}
+
+#define INNER4_LEN (20 + 20 + 8) /* put_ipv4(&SEG_DATA) */
+#define INNER6_LEN (40 + 20 + 8) /* put_ipv6(&SEG_DATA) */
+
+static void test_ip_in_ip(void **state)
+{
+	struct frame f = { .n = 0 };
+	struct sw_packet p;
+
+	/* IPv4 in IPv4 (protocol 4, RFC 2003). */
+	put_eth(&f, 0x0800);
+	put_outer4(&f, 4, INNER4_LEN);
+	put_ipv4(&f, &SEG_DATA);
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_TCP);
+	check_v4_data(&f, 14 + 20, &p);
+
+	/* IPv6 in IPv4 (protocol 41, RFC 4213): the outer DF must not leak in. */
+	f.n = 0;
+	put_eth(&f, 0x0800);
+	put_outer4(&f, 41, INNER6_LEN);
+	f.b[14 + 6] = 0x40;
+	put_ipv6(&f, &SEG_DATA);
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_TCP);
+	check_v6_data(&f, 14 + 20, 0, &p);
+
+	/* IPv4 in IPv6 (next header 4, RFC 2473): no outer address bytes left over. */
+	f.n = 0;
+	put_outer6(&f, 4, INNER4_LEN);
+	put_ipv4(&f, &SEG_DATA);
+	assert_int_equal(decode_f(DLT_RAW, &f, &p), SW_DECODE_TCP);
+	check_v4_data(&f, 40, &p);
+
+	/* IPv6 in IPv6 after a destination options header. */
+	static const uint8_t dstopts[8] = { 41, 0, 1, 4, 0, 0, 0, 0 };
+	f.n = 0;
+	put_outer6(&f, 60, 8 + INNER6_LEN);
+	put(&f, dstopts, 8);
+	put_ipv6(&f, &SEG_DATA);
+	assert_int_equal(decode_f(DLT_RAW, &f, &p), SW_DECODE_TCP);
+	check_v6_data(&f, 48, 0, &p);
+
+	/* The inner packet says it is longer than the outer payload: trimmed to it. */
+	f.n = 0;
+	put_outer4(&f, 4, INNER4_LEN - 4);
+	put_ipv4(&f, &SEG_DATA);
+	assert_int_equal(decode_f(DLT_RAW, &f, &p), SW_DECODE_TCP);
+	assert_int_equal(p.payload_len, 4);
+	assert_int_equal(p.payload_wire_len, 4);
+
+	/* The outer payload cannot hold an inner header. */
+	f.n = 0;
+	put_outer4(&f, 4, 12);
+	put_ipv4(&f, &SEG_DATA);
+	assert_int_equal(decode_f(DLT_RAW, &f, &p), SW_DECODE_MALFORMED);
+	f.n = 0;
+	put_outer4(&f, 41, 30);
+	put_ipv6(&f, &SEG_DATA);
+	assert_int_equal(decode_f(DLT_RAW, &f, &p), SW_DECODE_MALFORMED);
+
+	/* An outer fragment is a fragment whatever it carries. */
+	f.n = 0;
+	put_outer4(&f, 4, INNER4_LEN);
+	f.b[6] = 0x20;
+	put_ipv4(&f, &SEG_DATA);
+	assert_int_equal(decode_f(DLT_RAW, &f, &p), SW_DECODE_FRAGMENT);
+	/* An inner fragment too. */
+	f.n = 0;
+	put_outer4(&f, 4, INNER4_LEN);
+	put_ipv4_tot(&f, &SEG_DATA, 0x2000, 0);
+	assert_int_equal(decode_f(DLT_RAW, &f, &p), SW_DECODE_FRAGMENT);
+	/* The inner version nibble disagrees with the outer protocol number. */
+	f.n = 0;
+	put_outer4(&f, 41, INNER4_LEN + 20);
+	put_ipv4(&f, &SEG_DATA);
+	put_zero(&f, 20);
+	assert_int_equal(decode_f(DLT_RAW, &f, &p), SW_DECODE_MALFORMED);
+}
+
+/* n levels of IPv4-in-IPv4 around SEG_DATA. */
+static void put_nested(struct frame *f, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		put_outer4(f, 4, (n - 1 - i) * 20 + INNER4_LEN);
+	put_ipv4(f, &SEG_DATA);
+}
+
+static void test_tunnel_depth_cap(void **state)
+{
+	struct frame f = { .n = 0 };
+	struct sw_packet p;
+
+	/* Four tunnel levels are decoded ... */
+	put_nested(&f, 4);
+	assert_int_equal(decode_f(DLT_RAW, &f, &p), SW_DECODE_TCP);
+	check_v4_data(&f, 4 * 20, &p);
+	/* ... a fifth is a crafted packet. */
+	f.n = 0;
+	put_nested(&f, 5);
+	assert_int_equal(decode_f(DLT_RAW, &f, &p), SW_DECODE_MALFORMED);
+
+	/* GTP-U levels count as well: GTP in IP-in-IP in GTP ... five deep. */
+	f.n = 0;
+	size_t inner = INNER4_LEN;
+	size_t sizes[5];
+	for (int i = 4; i >= 0; i--) {
+		sizes[i] = inner;
+		inner += (i % 2) ? 20 : 20 + 8 + 8;
+	}
+	for (int i = 0; i < 5; i++) {
+		if (i % 2) {
+			put_outer4(&f, 4, sizes[i]);
+		} else {
+			put_outer4(&f, 17, 16 + sizes[i]);
+			put_udp(&f, 2152, 8 + sizes[i]);
+			put_gtp(&f, 0x30, 0xff, sizes[i]);
+		}
+	}
+	put_ipv4(&f, &SEG_DATA);
+	assert_int_equal(decode_f(DLT_RAW, &f, &p), SW_DECODE_MALFORMED);
+}
+
+/* A GTP-U frame: Ethernet, outer IPv4 or IPv6, UDP, GTP header (hdr bytes), inner packet. */
+static void build_gtp(struct frame *f, int outer, const uint8_t *gtp_opt, size_t optlen,
+		      uint8_t flags, int inner)
+{
+	size_t in_len = inner == 4 ? INNER4_LEN : INNER6_LEN;
+	size_t after8 = optlen + in_len;
+
+	f->n = 0;
+	put_eth(f, outer == 4 ? 0x0800 : 0x86dd);
+	if (outer == 4)
+		put_outer4(f, 17, 8 + 8 + after8);
+	else
+		put_outer6(f, 17, 8 + 8 + after8);
+	put_udp(f, 2152, 8 + after8);
+	put_gtp(f, flags, 0xff, after8);
+	if (optlen)
+		put(f, gtp_opt, optlen);
+	if (inner == 4)
+		put_ipv4(f, &SEG_DATA);
+	else
+		put_ipv6(f, &SEG_DATA);
+}
+
+/* Sequence number, N-PDU number, next extension type 0x85, then two extensions. */
+static const uint8_t GTP_EXT[] = {
+	0x6e, 0x50, 0x00, 0x85,
+	0x01, 0x10, 0x05, 0x40,             /* PDU session container, next 0x40 */
+	0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00, /* 8 octets, last */
+};
+
+static void test_gtpu(void **state)
+{
+	struct frame f;
+	struct sw_packet p;
+	size_t out4 = 14 + 20 + 8 + 8, out6 = 14 + 40 + 8 + 8;
+
+	/* No optional fields. */
+	build_gtp(&f, 4, NULL, 0, 0x30, 4);
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_TCP);
+	check_v4_data(&f, out4, &p);
+	/* Sequence number only (S). */
+	build_gtp(&f, 4, GTP_EXT, 4, 0x32, 6);
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_TCP);
+	check_v6_data(&f, out4 + 4, 0, &p);
+	/* N-PDU number only (PN): the same 4 octets; the next type is not read without E. */
+	build_gtp(&f, 6, GTP_EXT, 4, 0x31, 4);
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_TCP);
+	check_v4_data(&f, out6 + 4, &p);
+	/* E with a chain of two extension headers, over IPv6. */
+	build_gtp(&f, 6, GTP_EXT, sizeof(GTP_EXT), 0x34, 6);
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_TCP);
+	check_v6_data(&f, out6 + sizeof(GTP_EXT), 0, &p);
+
+	/* Signalling and other UDP: not TCP. */
+	build_gtp(&f, 4, NULL, 0, 0x30, 4);
+	f.b[out4 - 7] = 0x01; /* echo request */
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_NOT_TCP);
+	build_gtp(&f, 4, NULL, 0, 0x20, 4); /* PT 0: GTP' */
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_NOT_TCP);
+	build_gtp(&f, 4, NULL, 0, 0x50, 4); /* version 2 */
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_NOT_TCP);
+	build_gtp(&f, 4, NULL, 0, 0x30, 4);
+	f.b[14 + 20 + 3] = 0x69; /* UDP to port 2153 */
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_NOT_TCP);
+	/* The T-PDU is not IP (an Ethernet PDU session). */
+	build_gtp(&f, 4, NULL, 0, 0x30, 4);
+	f.b[out4] = 0x02;
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_NOT_IP);
+	/* An empty T-PDU. */
+	f.n = 0;
+	put_outer4(&f, 17, 16);
+	put_udp(&f, 2152, 8);
+	put_gtp(&f, 0x30, 0xff, 0);
+	assert_int_equal(decode_f(DLT_RAW, &f, &p), SW_DECODE_NOT_IP);
+
+	/* Lengths that cannot be true. */
+	build_gtp(&f, 4, NULL, 0, 0x30, 4);
+	f.b[out4 - 5] += 1; /* GTP length one past the UDP payload */
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_MALFORMED);
+	build_gtp(&f, 4, NULL, 0, 0x30, 4);
+	f.b[14 + 20 + 4] = 0;
+	f.b[14 + 20 + 5] = 7; /* UDP length below its header */
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_MALFORMED);
+	build_gtp(&f, 4, NULL, 0, 0x30, 4);
+	f.b[14 + 20 + 4] = 0x10; /* UDP length past the IP payload */
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_MALFORMED);
+	/* The UDP payload is too short for the GTP header. */
+	f.n = 0;
+	put_outer4(&f, 17, 8 + 6);
+	put_udp(&f, 2152, 6);
+	put_gtp(&f, 0x30, 0xff, 0);
+	assert_int_equal(decode_f(DLT_RAW, &f, &p), SW_DECODE_MALFORMED);
+	/* An extension header of length 0. */
+	uint8_t ext[sizeof(GTP_EXT)];
+	memcpy(ext, GTP_EXT, sizeof(ext));
+	ext[4] = 0;
+	build_gtp(&f, 4, ext, sizeof(ext), 0x34, 4);
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_MALFORMED);
+	/* An extension header running past the GTP length. */
+	memcpy(ext, GTP_EXT, sizeof(ext));
+	ext[8] = 0x40;
+	build_gtp(&f, 4, ext, sizeof(ext), 0x34, 4);
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_MALFORMED);
+
+	/* A chain of extension headers longer than the cap. */
+	uint8_t chain[4 + 9 * 4];
+	memcpy(chain, GTP_EXT, 4);
+	for (int i = 0; i < 9; i++) {
+		uint8_t *e = chain + 4 + 4 * i;
+		e[0] = 1;
+		e[1] = e[2] = 0;
+		e[3] = i == 8 ? 0 : 0x85;
+	}
+	build_gtp(&f, 4, chain, sizeof(chain), 0x34, 4);
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_MALFORMED);
+	chain[4 + 4 * 7 + 3] = 0; /* eight: within the cap */
+	f.n = 0;
+	put_eth(&f, 0x0800);
+	put_outer4(&f, 17, 16 + 4 + 8 * 4 + INNER4_LEN);
+	put_udp(&f, 2152, 8 + 4 + 8 * 4 + INNER4_LEN);
+	put_gtp(&f, 0x34, 0xff, 4 + 8 * 4 + INNER4_LEN);
+	put(&f, chain, 4 + 8 * 4);
+	put_ipv4(&f, &SEG_DATA);
+	assert_int_equal(decode_f(DLT_EN10MB, &f, &p), SW_DECODE_TCP);
+	check_v4_data(&f, out4 + 4 + 8 * 4, &p);
+}
+
+/* Every prefix of tunnelled frames: TRUNCATED until the inner TCP header is whole. */
+static void test_tunnel_truncation(void **state)
+{
+	struct frame f = { .n = 0 };
+	struct seg syn = { SW_TH_SYN, LINUX_SYN_OPTS, sizeof(LINUX_SYN_OPTS), "data" };
+
+	build_gtp(&f, 6, GTP_EXT, sizeof(GTP_EXT), 0x34, 4);
+	check_prefixes(DLT_EN10MB, f.b, f.n, f.n - 8);
+	build_gtp(&f, 4, GTP_EXT, 4, 0x32, 6);
+	check_prefixes(DLT_EN10MB, f.b, f.n, f.n - 8);
+
+	f.n = 0;
+	put_outer4(&f, 41, 40 + seg_len(&syn));
+	put_ipv6(&f, &syn);
+	check_prefixes(DLT_RAW, f.b, f.n, f.n - 4);
+
+	f.n = 0;
+	put_eth(&f, 0x86dd);
+	put_outer6(&f, 4, 20 + seg_len(&syn));
+	put_ipv4(&f, &syn);
+	check_prefixes(DLT_EN10MB, f.b, f.n, f.n - 4);
+
+	f.n = 0;
+	put_nested(&f, 4);
+	check_prefixes(DLT_RAW, f.b, f.n, f.n - 8);
 }
 
 /* Random frames and random mutations of real ones: no crash, invariants hold. */
@@ -1087,6 +1436,10 @@ int main(void)
 		cmocka_unit_test(test_syn_options_odd),
 		cmocka_unit_test(test_real_frames),
 		cmocka_unit_test(test_truncation_every_length),
+		cmocka_unit_test(test_ip_in_ip),
+		cmocka_unit_test(test_tunnel_depth_cap),
+		cmocka_unit_test(test_gtpu),
+		cmocka_unit_test(test_tunnel_truncation),
 		cmocka_unit_test(test_random_frames),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
