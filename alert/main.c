@@ -5,6 +5,7 @@
  *   stripwatch [options] -i IFACE [BPF filter ...]  live capture
  *   stripwatch keygen -s SECRET -p PUBLIC [--force]
  *   stripwatch verify -p PUBLIC FILE ...
+ *   stripwatch history [--state DIR]
  *
  * Exit status: 0 all input read; 1 an input file was corrupt or unreadable
  * (every event before the error is kept); 2 usage error or a failure to
@@ -17,15 +18,18 @@
 #include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <ndpi_api.h>
 
+#include "keys.h"
 #include "sw_alert.h"
 #include "sw_config.h"
 
@@ -33,6 +37,7 @@
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reopen_requested;
+static volatile sig_atomic_t policy_requested;
 static volatile sig_atomic_t stats_requested;
 static struct sw_source *live_src;
 
@@ -50,6 +55,12 @@ static void on_hup(int sig)
 	reopen_requested = 1;
 }
 
+static void on_usr2(int sig)
+{
+	(void)sig;
+	policy_requested = 1;
+}
+
 static void on_usr1(int sig)
 {
 	(void)sig;
@@ -63,6 +74,7 @@ static void usage(FILE *f)
 		"       stripwatch [options] -i IFACE [BPF filter ...]\n"
 		"       stripwatch keygen -s SECRET -p PUBLIC [--force]\n"
 		"       stripwatch verify -p PUBLIC FILE ...\n"
+		"       stripwatch history [--state DIR]\n"
 		"\n"
 		"Watches SMTP, IMAP, POP3 and TLS for STARTTLS stripping and TLS downgrades;\n"
 		"writes signed EVE-shaped JSON lines.\n"
@@ -82,11 +94,16 @@ static void usage(FILE *f)
 		"  --host NAME        sensor name in the \"host\" member (default: host name)\n"
 		"  --no-flow          no flow events\n"
 		"  --stats-interval S live: a stats event every S seconds (default 60)\n"
+		"  --syslog[=FAC]     also send each alert to syslog, facility FAC (default local5)\n"
 		"  --no-sign          chain lines but do not sign them (testing only)\n"
 		"detection:\n"
 		"  --tls-floor V      lowest acceptable TLS version: 1.0, 1.1, 1.2, 1.3 (default 1.2)\n"
 		"  --max-flows N      flow table size (default 524288)\n"
 		"  --no-ndpi          do not classify flows on unknown ports with nDPI\n"
+		"  --policy FILE      per-peer TLS policy (none/may/encrypt/verify); SIGUSR2 reloads it\n"
+		"  --state DIR        keep per-server history in DIR (live default: the state\n"
+		"                     directory; with -r only when given)\n"
+		"  --history-threshold N  sessions of history before it decides (1-32, default 3)\n"
 		"  -h, --help         this text\n"
 		"  -V, --version      versions of stripwatch and its libraries\n"
 		"\n"
@@ -99,18 +116,52 @@ static void version(void)
 	       ndpi_revision(), sodium_version_string());
 }
 
+/* --syslog=NAME: the facilities of syslog(3) by their usual names. */
+static bool parse_facility(const char *s, int *out)
+{
+	static const struct { const char *name; int v; } t[] = {
+		{ "auth", LOG_AUTH }, { "authpriv", LOG_AUTHPRIV }, { "daemon", LOG_DAEMON },
+		{ "local0", LOG_LOCAL0 }, { "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+		{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 }, { "local5", LOG_LOCAL5 },
+		{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 }, { "mail", LOG_MAIL },
+		{ "security", LOG_AUTH }, { "syslog", LOG_SYSLOG }, { "user", LOG_USER },
+	};
+	for (size_t i = 0; i < SW_ARRAY_LEN(t); i++)
+		if (strcmp(s, t[i].name) == 0) {
+			*out = t[i].v;
+			return true;
+		}
+	return false;
+}
+
+/*
+ * -Z: the output file was opened (and maybe created) as root; give it to
+ * the user so that SIGHUP can reopen it under the same name.  lchown()
+ * never follows a link planted at the path.
+ */
+static void give_output(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+	if (!path || strcmp(path, "-") == 0 || lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return;
+	if (st.st_uid == 0 && lchown(path, uid, gid) != 0)
+		fprintf(stderr, "stripwatch: -Z: cannot give %s to uid %u: %s\n", path,
+			(unsigned)uid, strerror(errno));
+}
+
 /*
  * Become `user` for good: supplementary groups, gid, then uid.  Run after
  * everything that needs root is open.  Setting the uid away from 0 clears
  * every capability; no_new_privs keeps it that way.
  */
-static int drop_privileges(const char *user)
+static int drop_privileges(const char *user, const char *out_path)
 {
 	struct passwd *pw = getpwnam(user);
 	if (!pw) {
 		fprintf(stderr, "stripwatch: -Z: no user '%s'\n", user);
 		return -1;
 	}
+	give_output(out_path, pw->pw_uid, pw->pw_gid);
 	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
 		fprintf(stderr, "stripwatch: -Z %s: %s\n", user, strerror(errno));
 		return -1;
@@ -151,6 +202,7 @@ struct run {
 	struct sw_source *src;
 	struct sw_engine *eng;
 	struct sw_alert *out;
+	const char *policy_path;     /* --policy, for SIGUSR2 */
 	uint64_t last_ts;
 	uint64_t caps_reported;
 	uint64_t kernel_drops_reported;
@@ -185,6 +237,72 @@ static void write_stats(struct run *r)
 	sw_source_stats(r->src, &cs);
 	sw_engine_stats(r->eng, &ds);
 	sw_alert_stats(r->out, r->last_ts, &cs, &ds);
+}
+
+/*
+ * SIGUSR2: load the policy file again.  A file that does not parse leaves
+ * the policy in force unchanged; that is said on stderr and as a
+ * sensor_degraded event naming the file and line.
+ */
+static void reload_policy(struct run *r)
+{
+	char err[512], detail[640];
+	if (!r->policy_path) {
+		fprintf(stderr, "stripwatch: SIGUSR2: no --policy file to reload\n");
+		return;
+	}
+	struct sw_policy *p = sw_policy_load(r->policy_path, err, sizeof(err));
+	if (!p) {
+		snprintf(detail, sizeof(detail), "policy reload failed, the previous policy stays in force: %s",
+			 err);
+		fprintf(stderr, "stripwatch: %s\n", detail);
+		sw_engine_raise_sensor(r->eng, r->last_ts, detail);
+		return;
+	}
+	sw_policy_free(sw_engine_set_policy(r->eng, p));
+	fprintf(stderr, "stripwatch: policy %s reloaded (%u rules)\n", r->policy_path, sw_policy_rules(p));
+}
+
+/* The state directory as alert/keys.c finds it (no directory is created). */
+static int default_state_dir(char *dir, size_t n, char *err, size_t errlen)
+{
+	char sec[4200], pub[4200];
+	if (sw_key_default_paths(sec, pub, sizeof(sec), false, err, errlen) != 0)
+		return -1;
+	char *slash = strrchr(sec, '/');
+	if (slash)
+		*slash = 0;
+	snprintf(dir, n, "%s", sec);
+	return 0;
+}
+
+/* `stripwatch history [--state DIR]`: 0 printed, 1 no store or unreadable, 2 usage. */
+static int cmd_history(int argc, char **argv)
+{
+	const char *dir = NULL;
+	char dbuf[4200], err[512];
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
+			dir = argv[++i];
+		} else if (strncmp(argv[i], "--state=", 8) == 0) {
+			dir = argv[i] + 8;
+		} else {
+			fprintf(stderr, "usage: stripwatch history [--state DIR]\n");
+			return 2;
+		}
+	}
+	if (!dir) {
+		if (default_state_dir(dbuf, sizeof(dbuf), err, sizeof(err)) != 0) {
+			fprintf(stderr, "stripwatch history: %s\n", err);
+			return 1;
+		}
+		dir = dbuf;
+	}
+	if (sw_history_print(dir, stdout, err, sizeof(err)) != 0) {
+		fprintf(stderr, "stripwatch history: %s\n", err);
+		return 1;
+	}
+	return 0;
 }
 
 static uint64_t now_ns(void)
@@ -238,10 +356,15 @@ static int run_loop(struct run *r, bool live, uint64_t max_packets, uint64_t sta
 				next_tick = now + 1000000000ull;
 				sw_alert_tick(r->out, r->last_ts);
 			}
-			if (now >= next_stats || stats_requested) {
+			if (now >= next_stats) {
+				/* sensor_degraded at most once per interval, beside its stats. */
 				stats_requested = 0;
 				next_stats = now + stats_interval_ns;
 				check_degraded(r);
+				write_stats(r);
+			} else if (stats_requested) {
+				/* SIGUSR1: counters now; drops are raised at the interval. */
+				stats_requested = 0;
 				write_stats(r);
 			}
 		}
@@ -250,6 +373,10 @@ static int run_loop(struct run *r, bool live, uint64_t max_packets, uint64_t sta
 			reopen_requested = 0;
 			if (sw_alert_reopen(r->out, err, sizeof(err)) != 0)
 				fprintf(stderr, "stripwatch: %s\n", err);
+		}
+		if (policy_requested) {
+			policy_requested = 0;
+			reload_policy(r);
 		}
 	}
 	return status;
@@ -261,8 +388,11 @@ int main(int argc, char **argv)
 		return sw_cmd_keygen(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "verify") == 0)
 		return sw_cmd_verify(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "history") == 0)
+		return cmd_history(argc - 1, argv + 1);
 
-	enum { O_HOST = 256, O_NOFLOW, O_NOSIGN, O_FLOOR, O_MAXFLOWS, O_NONDPI, O_STATS };
+	enum { O_HOST = 256, O_NOFLOW, O_NOSIGN, O_FLOOR, O_MAXFLOWS, O_NONDPI, O_STATS, O_SYSLOG,
+	       O_POLICY, O_STATE, O_HTHRESH };
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -274,9 +404,13 @@ int main(int argc, char **argv)
 		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
 		{ "no-ndpi", no_argument, NULL, O_NONDPI },
 		{ "stats-interval", required_argument, NULL, O_STATS },
+		{ "syslog", optional_argument, NULL, O_SYSLOG },
+		{ "policy", required_argument, NULL, O_POLICY },
+		{ "state", required_argument, NULL, O_STATE },
+		{ "history-threshold", required_argument, NULL, O_HTHRESH },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char **files = calloc(MAX_FILES, sizeof(*files));
+	static const char *files[MAX_FILES];
 	size_t n_files = 0;
 	struct sw_live_opts live = { 0 };
 	struct sw_alert_opts ao;
@@ -284,12 +418,15 @@ int main(int argc, char **argv)
 	uint64_t max_packets = 0, v;
 	uint64_t stats_interval_ns = 60ull * 1000000000ull;
 	const char *run_as = NULL;
+	const char *policy_path = NULL;
+	struct sw_policy *policy = NULL;
+	struct sw_history *hist = NULL;
+	struct sw_history_opts ho;
+	char state_buf[4200];
 	int c;
 
-	if (!files) {
-		fprintf(stderr, "stripwatch: out of memory\n");
-		return 2;
-	}
+	sw_history_opts_default(&ho);
+
 	sw_alert_opts_default(&ao);
 	sw_dissect_config_default(&dc);
 	/* '+': stop at the first non-option, so a trailing BPF filter is left alone. */
@@ -373,6 +510,28 @@ int main(int argc, char **argv)
 			}
 			stats_interval_ns = v * 1000000000ull;
 			break;
+		case O_SYSLOG:
+			if (!optarg) {
+				ao.syslog_facility = LOG_LOCAL5;
+			} else if (!parse_facility(optarg, &ao.syslog_facility)) {
+				fprintf(stderr, "stripwatch: bad --syslog facility '%s' (local0-local7, "
+						"daemon, mail, user, auth, authpriv, syslog)\n", optarg);
+				return 2;
+			}
+			break;
+		case O_POLICY:
+			policy_path = optarg;
+			break;
+		case O_STATE:
+			ho.dir = optarg;
+			break;
+		case O_HTHRESH:
+			if (!parse_count(optarg, 32, &v) || v == 0) {
+				fprintf(stderr, "stripwatch: bad --history-threshold '%s' (1-32)\n", optarg);
+				return 2;
+			}
+			ho.threshold = (uint32_t)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -411,26 +570,51 @@ int main(int argc, char **argv)
 
 	char err[512];
 	struct run r = { 0 };
+	int status = 2;
+	/* Policy and history before any output: a bad policy file stops here (exit 2). */
+	if (policy_path && !(policy = sw_policy_load(policy_path, err, sizeof(err)))) {
+		fprintf(stderr, "stripwatch: %s\n", err);
+		free(bpf);
+		return 2;
+	}
+	r.policy_path = policy_path;
+	if (!ho.dir && live.iface) {
+		if (default_state_dir(state_buf, sizeof(state_buf), err, sizeof(err)) == 0)
+			ho.dir = state_buf;
+		else
+			fprintf(stderr, "stripwatch: history off: %s\n", err);
+	}
+	if (ho.dir && !(hist = sw_history_open(&ho, err, sizeof(err)))) {
+		if (ho.dir != state_buf) {
+			fprintf(stderr, "stripwatch: --state: %s\n", err);
+			sw_policy_free(policy);
+			free(bpf);
+			return 2;
+		}
+		fprintf(stderr, "stripwatch: history off: %s\n", err);
+	}
 	r.src = live.iface ? sw_source_open_live(&live, err, sizeof(err))
 			   : sw_source_open_files(files, n_files, err, sizeof(err));
 	if (!r.src) {
 		fprintf(stderr, "%s\n", err);
-		return 2;
+		goto out;
 	}
 	r.out = sw_alert_open(&ao, err, sizeof(err));
 	if (!r.out) {
 		fprintf(stderr, "stripwatch: %s\n", err);
-		sw_source_close(r.src);
-		return 2;
+		goto out;
 	}
 	struct sw_sink sink = { r.out, sw_alert_finding, sw_alert_flow };
 	r.eng = sw_engine_new(&dc, &sink);
 	if (!r.eng) {
 		fprintf(stderr, "stripwatch: out of memory\n");
-		return 2;
+		goto out;
 	}
-	if (run_as && drop_privileges(run_as) != 0)
-		return 2;
+	sw_engine_set_policy(r.eng, policy);
+	policy = NULL;
+	sw_engine_set_history(r.eng, hist);
+	if (run_as && drop_privileges(run_as, ao.out_path) != 0)
+		goto out;
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -442,20 +626,31 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_usr2;
+	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (live.iface)
 		live_src = r.src;
 
-	int status = run_loop(&r, live.iface != NULL, max_packets, stats_interval_ns);
+	status = run_loop(&r, live.iface != NULL, max_packets, stats_interval_ns);
 
+	/* Stop: open flows out as flow events, a last stats event, the stop record. */
 	sw_engine_flush(r.eng);
 	check_degraded(&r);
 	write_stats(&r);
-	sw_alert_close(r.out, r.last_ts);
 	live_src = NULL;
-	sw_engine_free(r.eng);
-	sw_source_close(r.src);
+out:
+	if (r.out)
+		sw_alert_close(r.out, r.last_ts);
+	if (r.eng) {
+		sw_policy_free(sw_engine_set_policy(r.eng, NULL));
+		sw_engine_free(r.eng);
+	}
+	/* After the engine's last flow ended: the final flush. */
+	sw_history_close(hist);
+	sw_policy_free(policy);
+	if (r.src)
+		sw_source_close(r.src);
 	free(bpf);
-	free(files);
 	return status;
 }

@@ -48,6 +48,27 @@ static bool pop3_first_command(const uint8_t *p, uint32_t n)
 	return false;
 }
 
+/* Are p[0..n) (n short, no line end yet) the start of something the checks below know? */
+static bool could_become(int dir, const uint8_t *p, uint32_t n)
+{
+	static const char *const client[] = { "EHLO ", "HELO ", "\x16\x03\x03" };
+	static const char *const server[] = { "220 ", "220-", "* OK ", "* PREAUTH ", "+OK " };
+	const char *const *pat = dir == 0 ? client : server;
+	size_t np = dir == 0 ? SW_ARRAY_LEN(client) : SW_ARRAY_LEN(server);
+	for (size_t i = 0; i < np; i++) {
+		size_t k = strlen(pat[i]);
+		if (n >= k)
+			continue;
+		uint32_t j = 0;
+		while (j < n && (p[j] == (uint8_t)pat[i][j] ||
+				 (p[j] >= 'a' && p[j] <= 'z' && p[j] - 32 == (uint8_t)pat[i][j])))
+			j++;
+		if (j == n)
+			return true;
+	}
+	return false;
+}
+
 enum sw_app_proto sw_classify_first_bytes(int dir, const uint8_t *p, uint32_t n,
 					  enum sw_cls_strength *strength)
 {
@@ -61,7 +82,7 @@ enum sw_app_proto sw_classify_first_bytes(int dir, const uint8_t *p, uint32_t n,
 		/* RFC 5321 4.2: "220" SP / "-"; FTP greets with 220 too, so only "SMTP" in the text decides. */
 		if (starts_with(p, n, "220 ") || starts_with(p, n, "220-")) {
 			if (!first_line_says_smtp(p, n))
-				*strength = SW_CLS_HINT;
+				*strength = SW_CLS_HINT; /* or the rest of the line may still say it */
 			return SW_APP_SMTP;
 		}
 		/* RFC 3501 7.1: the greeting is an untagged OK, PREAUTH (or BYE). */
@@ -73,7 +94,9 @@ enum sw_app_proto sw_classify_first_bytes(int dir, const uint8_t *p, uint32_t n,
 			return SW_APP_POP3;
 		}
 	}
-	*strength = SW_CLS_NONE;
+	/* Too few bytes to tell yet: a hint of nothing in particular. */
+	*strength = n > 0 && n < 10 && !memchr(p, '\n', n) && could_become(dir, p, n) ? SW_CLS_HINT :
+									      SW_CLS_NONE;
 	return SW_APP_UNKNOWN;
 }
 
@@ -97,9 +120,16 @@ struct sw_cls_flow {
 	struct ndpi_flow_struct *nf;  /* NULL until nDPI is asked, and after it is done */
 	enum sw_app_proto hint;
 	uint8_t pkts, calls;
-	uint8_t first_seen;           /* bit d: the first payload of direction d was checked */
+	/* The first SW_CLS_HEAD stream bytes of each direction, placed by sequence number. */
+	uint32_t head_base[2];        /* sequence number of stream byte 0 */
+	uint8_t base_known;           /* bit d: head_base[d] is set */
+	uint64_t head_have[2];        /* bit i: head byte i is filled */
+	uint8_t head_len[2];          /* contiguous bytes from byte 0 */
+	bool head_done[2];            /* ... complete: a line end seen, or SW_CLS_HEAD bytes */
+	uint8_t head[2][SW_CLS_HEAD];
 	bool ndpi_done;
 	bool lost[2];
+	bool log_closed;              /* a packet did not fit: nothing later is logged either */
 	uint8_t n_log;
 	struct log_entry log[SW_CLS_LOG_PKTS];
 	uint8_t *bytes;               /* log payload, grown by doubling up to SW_CLS_LOG_BYTES */
@@ -153,7 +183,8 @@ static bool ndpi_ready(struct sw_classifier *c)
 	return true;
 }
 
-struct sw_cls_flow *sw_cls_flow_new(struct sw_classifier *c, enum sw_app_proto hint)
+struct sw_cls_flow *sw_cls_flow_new(struct sw_classifier *c, enum sw_app_proto hint,
+				    const uint32_t first_seq[2], uint8_t known)
 {
 	if (c->pending >= SW_CLS_MAX_PENDING)
 		return NULL;
@@ -161,6 +192,9 @@ struct sw_cls_flow *sw_cls_flow_new(struct sw_classifier *c, enum sw_app_proto h
 	if (!cf)
 		return NULL;
 	cf->hint = hint;
+	cf->head_base[0] = first_seq[0];
+	cf->head_base[1] = first_seq[1];
+	cf->base_known = known & 3;
 	c->pending++;
 	return cf;
 }
@@ -185,12 +219,18 @@ void sw_cls_flow_free(struct sw_classifier *c, struct sw_cls_flow *cf)
 		c->pending--;
 }
 
-/* Copy the packet into the log; false when it does not fit (the log stays as it is). */
+static bool log_close(struct sw_cls_flow *cf)
+{
+	cf->log_closed = true;
+	return false;
+}
+
+/* Copy the packet into the log; false when it does not fit (and nothing later will be logged). */
 static bool log_add(struct sw_cls_flow *cf, int dir, const struct sw_packet *p)
 {
 	uint32_t n = p->payload_len;
-	if (cf->n_log >= SW_CLS_LOG_PKTS || n > SW_CLS_LOG_BYTES - cf->used)
-		return false;
+	if (cf->log_closed || n > SW_CLS_LOG_BYTES - cf->used)
+		return log_close(cf);
 	if (cf->used + n > cf->cap) {
 		uint32_t cap = cf->cap ? cf->cap : 1024;
 		while (cap < cf->used + n)
@@ -198,11 +238,24 @@ static bool log_add(struct sw_cls_flow *cf, int dir, const struct sw_packet *p)
 		cap = SW_MIN(cap, (uint32_t)SW_CLS_LOG_BYTES);
 		uint8_t *b = realloc(cf->bytes, cap);
 		if (!b)
-			return false;
+			return log_close(cf);
 		cf->bytes = b;
 		cf->cap = cap;
 	}
-	struct log_entry *le = &cf->log[cf->n_log++];
+	struct log_entry *le = cf->n_log ? &cf->log[cf->n_log - 1] : NULL;
+	if (le && le->dir == dir && !le->fin && le->seq + le->len == p->seq && le->off + le->len == cf->used) {
+		/* The next bytes of the same direction in order: one entry (tiny segments cost no slots). */
+		le->ts_ns = p->ts_ns;
+		le->len += n;
+		le->fin = (p->tcp_flags & SW_TH_FIN) != 0;
+		if (n)
+			memcpy(cf->bytes + cf->used, p->payload, n);
+		cf->used += n;
+		return true;
+	}
+	if (cf->n_log >= SW_CLS_LOG_PKTS)
+		return log_close(cf);
+	le = &cf->log[cf->n_log++];
 	le->ts_ns = p->ts_ns;
 	le->seq = p->seq;
 	le->off = cf->used;
@@ -293,6 +346,38 @@ static enum sw_app_proto ask_ndpi(struct sw_classifier *c, struct sw_cls_flow *c
 	return from_ndpi(r);
 }
 
+/*
+ * Place the packet's bytes in the head of its direction by sequence number
+ * (segments may come out of order).  True when the contiguous head grew.
+ */
+static bool head_add(struct sw_cls_flow *cf, int dir, const struct sw_packet *p)
+{
+	uint8_t bit = (uint8_t)(1u << dir);
+	if (!(cf->base_known & bit)) {
+		cf->head_base[dir] = p->seq;
+		cf->base_known |= bit;
+	}
+	int64_t off = (int32_t)(p->seq - cf->head_base[dir]);
+	for (uint32_t i = 0; i < p->payload_len; i++) {
+		int64_t at = off + i;
+		if (at < 0)
+			continue;
+		if (at >= SW_CLS_HEAD)
+			break;
+		if (!(cf->head_have[dir] & (1ull << at))) {
+			cf->head[dir][at] = p->payload[i];
+			cf->head_have[dir] |= 1ull << at;
+		}
+	}
+	uint64_t have = cf->head_have[dir];
+	uint32_t len = ~have ? (uint32_t)__builtin_ctzll(~have) : SW_CLS_HEAD;
+	if (len == cf->head_len[dir])
+		return false;
+	cf->head_len[dir] = (uint8_t)len;
+	cf->head_done[dir] = len == SW_CLS_HEAD || memchr(cf->head[dir], '\n', len) != NULL;
+	return true;
+}
+
 enum sw_cls_result sw_cls_flow_packet(struct sw_classifier *c, struct sw_cls_flow *cf, int dir,
 				      const struct sw_packet *p, struct sw_cls_verdict *v)
 {
@@ -306,17 +391,18 @@ enum sw_cls_result sw_cls_flow_packet(struct sw_classifier *c, struct sw_cls_flo
 		return SW_CLS_PENDING; /* a bare FIN: nothing to look at */
 	cf->pkts++;
 
-	uint8_t bit = (uint8_t)(1u << dir);
-	if (!(cf->first_seen & bit)) {
-		cf->first_seen |= bit;
+	if (!cf->head_done[dir] && head_add(cf, dir, p)) {
+		/* The cheap checks again on the first bytes so far: segments may be tiny. */
+		const uint8_t *h = cf->head[dir];
+		uint32_t hl = cf->head_len[dir];
 		enum sw_cls_strength st;
-		enum sw_app_proto proto = sw_classify_first_bytes(dir, p->payload, p->payload_len, &st);
+		enum sw_app_proto proto = sw_classify_first_bytes(dir, h, hl, &st);
 		if (st == SW_CLS_STRONG)
 			return decide(cf, v, proto);
-		if (st == SW_CLS_HINT && cf->hint == SW_APP_UNKNOWN)
+		if (proto != SW_APP_UNKNOWN && cf->hint == SW_APP_UNKNOWN)
 			cf->hint = proto;
 		/* The client's answer to a "+OK" greeting confirms POP3. */
-		if (dir == 0 && cf->hint == SW_APP_POP3 && pop3_first_command(p->payload, p->payload_len))
+		if (dir == 0 && cf->hint == SW_APP_POP3 && cf->head_done[0] && pop3_first_command(h, hl))
 			return decide(cf, v, SW_APP_POP3);
 	}
 
@@ -334,6 +420,9 @@ enum sw_cls_result sw_cls_flow_packet(struct sw_classifier *c, struct sw_cls_flo
 	}
 	/* With nDPI still listening, or a hint still waiting for the client, keep going. */
 	bool ndpi_listening = c->use_ndpi && !cf->ndpi_done;
+	bool head_open = (cf->head_have[0] && !cf->head_done[0]) || (cf->head_have[1] && !cf->head_done[1]);
+	if (head_open)
+		return SW_CLS_PENDING; /* at most SW_CLS_HEAD bytes per direction away */
 	if (cf->pkts >= SW_CLS_MAX_PKTS || (!ndpi_listening && cf->hint == SW_APP_UNKNOWN))
 		return decide(cf, v, SW_APP_UNKNOWN);
 	return SW_CLS_PENDING;

@@ -7,7 +7,8 @@
  *     a ClientHello from the client, an SMTP banner or EHLO/HELO, an IMAP
  *     "* OK"/"* PREAUTH" greeting, a POP3 "+OK" greeting.  Some answers are
  *     strong (decide at once), some only a hint that needs the other side
- *     to agree (a "+OK" alone says little).
+ *     to agree (a "+OK" alone says little), or to see more bytes (a first
+ *     segment of "22" or "* O" may be a tiny split of a greeting).
  *  2. An undecided flow gets a struct sw_cls_flow: its first packets go to
  *     nDPI (at most SW_CLS_MAX_CALLS of them, the module created on first
  *     need, once per engine) and, for a hint, to the cheap confirmation.
@@ -26,7 +27,8 @@
 
 #define SW_CLS_MAX_CALLS 10        /* packets handed to nDPI per flow */
 #define SW_CLS_MAX_PKTS 12         /* packets an undecided flow may take */
-#define SW_CLS_LOG_PKTS 16         /* packets kept for replay */
+#define SW_CLS_HEAD 64             /* first bytes per direction the cheap checks look at (<= 64) */
+#define SW_CLS_LOG_PKTS 64         /* packets kept for replay (in-order runs share one) */
 #define SW_CLS_LOG_BYTES 16384     /* payload bytes kept for replay */
 #define SW_CLS_MAX_PENDING 4096    /* undecided flows at once, per engine */
 #define SW_CLS_NDPI_FLOW_MEM 2800  /* nDPI heap per flow while tracked (platform-facts 2.3) */
@@ -53,8 +55,14 @@ uint32_t sw_classifier_pending(const struct sw_classifier *c);
 /* Bytes charged to the memory statistics per undecided flow (an upper bound). */
 size_t sw_cls_flow_mem(void);
 
-/* Start classifying a flow; hint is SW_APP_UNKNOWN or a cheap guess to confirm. NULL when capped or ENOMEM. */
-struct sw_cls_flow *sw_cls_flow_new(struct sw_classifier *c, enum sw_app_proto hint);
+/*
+ * Start classifying a flow; hint is SW_APP_UNKNOWN or a cheap guess to
+ * confirm.  first_seq[d] is the sequence number of direction d's first
+ * payload byte (SYN + 1) when bit d of known is set; otherwise the first
+ * segment seen fixes it.  NULL when capped or out of memory.
+ */
+struct sw_cls_flow *sw_cls_flow_new(struct sw_classifier *c, enum sw_app_proto hint,
+				    const uint32_t first_seq[2], uint8_t known);
 void sw_cls_flow_free(struct sw_classifier *c, struct sw_cls_flow *cf);
 
 enum sw_cls_result {

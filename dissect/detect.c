@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "flow.h"
+#include "history.h"
+#include "policy.h"
 
 const struct sw_flow_info *sw_flow_snapshot(struct sw_flow *f);
 void sw_engine_emit(struct sw_engine *e, const struct sw_finding *fd);
@@ -130,6 +132,124 @@ static uint16_t rank(uint16_t v)
 	return 0;
 }
 
+/* ---- policy and history (policy.c, history.c) ------------------------------- */
+
+/*
+ * The rule that applies to the flow now: IP rules from the first packet,
+ * name rules once the banner/greeting name or the SNI is known.  Looked up
+ * at each decision (a few per flow), never cached: a reload may free rules.
+ */
+static const struct sw_pol_rule *flow_rule(const struct sw_engine_ctx *x)
+{
+	const struct sw_policy *p = sw_engine_policy(x->e);
+	const struct sw_flow *f = x->f;
+	if (!p)
+		return NULL;
+	struct sw_pol_query q = { f->ip_version, f->srv, f->sport, f->cli, { NULL, NULL } };
+	if (f->app) {
+		q.names[0] = f->app->info.server_name;
+		q.names[1] = f->app->info.tls.sni;
+	}
+	return sw_policy_match(p, &q);
+}
+
+static void hist_server(const struct sw_flow *f, struct sw_hist_server *s)
+{
+	s->ip_version = f->ip_version;
+	s->ip = f->srv;
+	s->port = f->sport;
+	s->name = NULL;
+	if (f->app)
+		s->name = f->app->info.server_name[0] ? f->app->info.server_name : f->app->info.tls.sni;
+}
+
+/* Findings a `none` rule silences: everything about the mail protocol's use of TLS. */
+static bool mail_kind(enum sw_finding_kind k)
+{
+	return k <= SW_F_STARTTLS_NOT_USED || k == SW_F_CLEARTEXT_AUTH;
+}
+
+/* Findings that mean STARTTLS or TLS strength was lost in this session. */
+static bool loss_kind(enum sw_finding_kind k)
+{
+	switch (k) {
+	case SW_F_STARTTLS_STRIPPED: case SW_F_STARTTLS_MANGLED: case SW_F_STARTTLS_REFUSED:
+	case SW_F_TLS_WEAK_VERSION: case SW_F_TLS_VERSION_DOWNGRADE: case SW_F_TLS_DOWNGRADE_SENTINEL:
+	case SW_F_TLS_WEAK_CIPHER:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The SYN-ACK's fingerprint; false when no SYN-ACK was seen. */
+static bool flow_fp(const struct sw_flow *f, struct sw_path_fp *fp)
+{
+	if (!f->synack_seen)
+		return false;
+	sw_path_fp_make(fp, f->sa_ttl, f->sa_window, f->sa_mss, f->sa_wscale, f->sa_opts,
+			f->syn_opts);
+	return true;
+}
+
+/* Raise path_changed when the SYN-ACK differs from the server's stable history. */
+static void path_check(struct sw_engine_ctx *x, uint8_t severity)
+{
+	struct sw_history *h = sw_engine_history(x->e);
+	struct sw_path_fp fp;
+	struct sw_hist_server s;
+	char detail[320];
+	if (!h || (x->f->raised & (1u << SW_F_PATH_CHANGED)) || !flow_fp(x->f, &fp))
+		return;
+	hist_server(x->f, &s);
+	if (sw_history_path_changed(h, &s, &fp, detail, sizeof detail))
+		sw_raise(x, SW_F_PATH_CHANGED, severity, NULL, NULL, 0, detail);
+}
+
+/*
+ * A rule that requires TLS (encrypt/verify) makes the violation at least its
+ * severity (1 enforce, 3 testing) and gives the reason when the finding has
+ * none stronger.
+ */
+static void policy_apply(const struct sw_pol_rule *r, uint8_t *sev, const char **why, const char *text)
+{
+	if (!sw_pol_requires_tls(r))
+		return;
+	uint8_t p = sw_pol_severity(r);
+	if (*sev == 0 || p < *sev) {
+		*sev = p;
+		*why = text;
+	} else if (!*why) {
+		*why = text;
+	}
+}
+
+void sw_detect_flow_end(struct sw_engine_ctx *x)
+{
+	struct sw_flow *f = x->f;
+	struct sw_app *a = f->app;
+	struct sw_history *h = sw_engine_history(x->e);
+	if (!h || !a || a->info.app_proto == SW_APP_UNKNOWN)
+		return;
+	/* Nothing lost in this session: a moved path alone is severity 3. */
+	path_check(x, 3);
+	struct sw_hist_session ss;
+	memset(&ss, 0, sizeof(ss));
+	hist_server(f, &ss.srv);
+	ss.client_ip = f->cli;
+	ss.ts_ns = x->ts_ns;
+	ss.offered = a->info.starttls.offered;
+	ss.client_used = a->info.starttls.command_sent == SW_YES;
+	ss.stripped = (f->raised & (1u << SW_F_STARTTLS_STRIPPED)) != 0;
+	if (a->server_hello_seen) {
+		ss.tls_version = a->info.tls.version;
+		ss.tls_cipher = a->info.tls.cipher;
+	}
+	ss.has_fp = flow_fp(f, &ss.fp);
+	sw_history_observe(h, &ss);
+	sw_history_maybe_flush(h, x->ts_ns);
+}
+
 /* ---- raising ---------------------------------------------------------------- */
 
 void sw_evbuf_add(struct sw_evbuf *b, int from_server, const uint8_t *line, uint32_t len)
@@ -153,9 +273,14 @@ void sw_raise(struct sw_engine_ctx *x, enum sw_finding_kind kind, uint8_t severi
 	if (f->raised & bit)
 		return;
 	f->raised |= bit;
+	const struct sw_pol_rule *rule = flow_rule(x);
+	/* `none`: a peer that legitimately runs in cleartext (Exchange IgnoreSTARTTLS). */
+	if (rule && rule->level == SW_POL_NONE && mail_kind(kind))
+		return;
 
 	struct sw_finding fd;
 	memset(&fd, 0, sizeof(fd));
+	sw_policy_ref_fill(rule, &fd.policy);
 	fd.kind = kind;
 	fd.severity = severity;
 	fd.ts_ns = x->ts_ns;
@@ -181,6 +306,9 @@ void sw_raise(struct sw_engine_ctx *x, enum sw_finding_kind kind, uint8_t severi
 		fd.evidence[fd.n_evidence++] = ev;
 	}
 	sw_engine_emit(x->e, &fd);
+	/* The same session lost TLS: a moved path is now severity 1. */
+	if (loss_kind(kind))
+		path_check(x, 1);
 }
 
 /* ---- mail ------------------------------------------------------------------- */
@@ -196,9 +324,32 @@ void sw_detect_capabilities(struct sw_engine_ctx *x, bool has_starttls, bool man
 	if (mangled)
 		sw_raise(x, SW_F_STARTTLS_MANGLED, 1, &a->ev, NULL, 0,
 			 "a capability token looks like a masked STARTTLS");
-	if (!has_starttls && !mangled && srv->offered > 0)
-		sw_raise(x, SW_F_STARTTLS_STRIPPED, 1, &a->ev, NULL, 0,
-			 "this server offered STARTTLS earlier in this run");
+	if (!has_starttls && !mangled) {
+		/*
+		 * History decides once it knows the server (flap-tolerant); until
+		 * then the in-run memo: offered earlier in this run.
+		 */
+		struct sw_history *h = sw_engine_history(x->e);
+		enum sw_hist_verdict hv = SW_HV_UNKNOWN;
+		char hd[160];
+		const char *why = NULL;
+		uint8_t sev = 0;
+		if (h) {
+			struct sw_hist_server s;
+			hist_server(f, &s);
+			hv = sw_history_offer_verdict(h, &s, hd, sizeof hd);
+		}
+		if (hv == SW_HV_ALERT) {
+			sev = 1;
+			why = hd;
+		} else if (hv == SW_HV_UNKNOWN && srv->offered > 0) {
+			sev = 1;
+			why = "this server offered STARTTLS earlier in this run";
+		}
+		policy_apply(flow_rule(x), &sev, &why, "the policy requires STARTTLS of this server");
+		if (sev)
+			sw_raise(x, SW_F_STARTTLS_STRIPPED, sev, &a->ev, NULL, 0, why);
+	}
 	srv->sessions++;
 	if (has_starttls)
 		srv->offered++;
@@ -228,8 +379,10 @@ void sw_detect_starttls_reply(struct sw_engine_ctx *x, bool success, const uint8
 		return;
 	}
 	struct sw_evidence ev = { 1, (uint16_t)SW_MIN(len, SW_EVIDENCE_LINE_MAX), line };
-	sw_raise(x, SW_F_STARTTLS_REFUSED, srv->starttls_ok > 0 ? 1 : 2, NULL, &ev, 1,
-		 srv->starttls_ok > 0 ? "this server accepted STARTTLS earlier in this run" : NULL);
+	uint8_t sev = srv->starttls_ok > 0 ? 1 : 2;
+	const char *why = srv->starttls_ok > 0 ? "this server accepted STARTTLS earlier in this run" : NULL;
+	policy_apply(flow_rule(x), &sev, &why, "the policy requires STARTTLS of this server");
+	sw_raise(x, SW_F_STARTTLS_REFUSED, sev, NULL, &ev, 1, why);
 }
 
 void sw_detect_plaintext_use(struct sw_engine_ctx *x, const uint8_t *line, uint32_t len)
@@ -237,13 +390,33 @@ void sw_detect_plaintext_use(struct sw_engine_ctx *x, const uint8_t *line, uint3
 	struct sw_flow *f = x->f;
 	struct sw_app *a = f->app;
 	a->mail_cleartext = true;
-	if (a->info.starttls.offered != SW_YES || a->info.starttls.command_sent == SW_YES)
+	if (a->info.starttls.command_sent == SW_YES)
+		return;
+	const struct sw_pol_rule *rule = flow_rule(x);
+	/* Under encrypt/verify the client must use STARTTLS even when it was not offered. */
+	if (a->info.starttls.offered != SW_YES && !sw_pol_requires_tls(rule))
 		return;
 	struct memo_entry *pair = memo_get(sw_engine_memo(x->e), pair_key(f), false, 0);
-	bool used_before = pair && pair->starttls_ok > 0;
+	struct sw_history *h = sw_engine_history(x->e);
+	enum sw_hist_verdict hv = SW_HV_UNKNOWN;
+	char hd[160];
+	if (h && a->info.starttls.offered == SW_YES) {
+		struct sw_hist_server s;
+		hist_server(f, &s);
+		hv = sw_history_client_verdict(h, &s, f->cli, hd, sizeof hd);
+	}
+	const char *why = NULL;
+	uint8_t sev = 3;
+	if (hv == SW_HV_ALERT) {
+		sev = 1;
+		why = hd;
+	} else if (hv == SW_HV_UNKNOWN && a->info.starttls.offered == SW_YES && pair && pair->starttls_ok > 0) {
+		sev = 1;
+		why = "this client used STARTTLS with this server earlier in this run";
+	}
+	policy_apply(rule, &sev, &why, "the policy requires STARTTLS for this server");
 	struct sw_evidence ev = { 0, (uint16_t)SW_MIN(len, SW_EVIDENCE_LINE_MAX), line };
-	sw_raise(x, SW_F_STARTTLS_NOT_USED, used_before ? 1 : 3, NULL, &ev, 1,
-		 used_before ? "this client used STARTTLS with this server earlier in this run" : NULL);
+	sw_raise(x, SW_F_STARTTLS_NOT_USED, sev, NULL, &ev, 1, why);
 }
 
 void sw_detect_cleartext_auth(struct sw_engine_ctx *x, const uint8_t *line, uint32_t len)
@@ -254,10 +427,12 @@ void sw_detect_cleartext_auth(struct sw_engine_ctx *x, const uint8_t *line, uint
 		return;
 	struct memo_entry *srv = memo_get(sw_engine_memo(x->e), server_key(f), false, 0);
 	bool offered = a->info.starttls.offered == SW_YES || (srv && srv->offered > 0) ||
-		       (f->raised & (1u << SW_F_STARTTLS_MANGLED));
+		       (f->raised & ((1u << SW_F_STARTTLS_MANGLED) | (1u << SW_F_STARTTLS_STRIPPED)));
+	uint8_t sev = offered ? 1 : 3;
+	const char *why = offered ? "STARTTLS was offered to this server's clients" : NULL;
+	policy_apply(flow_rule(x), &sev, &why, "the policy requires STARTTLS for this server");
 	struct sw_evidence ev = { 0, (uint16_t)SW_MIN(len, SW_EVIDENCE_LINE_MAX), line };
-	sw_raise(x, SW_F_CLEARTEXT_AUTH, offered ? 1 : 3, NULL, &ev, 1,
-		 offered ? "STARTTLS was offered to this server's clients" : NULL);
+	sw_raise(x, SW_F_CLEARTEXT_AUTH, sev, NULL, &ev, 1, why);
 }
 
 void sw_detect_preauth(struct sw_engine_ctx *x, bool advertised, const uint8_t *line, uint32_t len)
@@ -320,8 +495,14 @@ static void server_hello(struct sw_engine_ctx *x, const struct sw_server_hello *
 	uint16_t sel = rank(sh->version);
 	uint16_t cli = a->client_hello_seen ? rank(t->client_max_version) : 0;
 
-	if (sel && sel < rank(cfg->tls_floor))
-		sw_raise(x, SW_F_TLS_WEAK_VERSION, sel <= 0x0300 ? 1 : 2, NULL, NULL, 0, NULL);
+	const struct sw_pol_rule *rule = flow_rule(x);
+	uint16_t floor = rule && rule->min_version ? rule->min_version : cfg->tls_floor;
+	if (sel && sel < rank(floor)) {
+		uint8_t sev = sel <= 0x0300 ? 1 : 2;
+		const char *why = NULL;
+		policy_apply(rule, &sev, &why, "below the version floor the policy requires");
+		sw_raise(x, SW_F_TLS_WEAK_VERSION, sev, NULL, NULL, 0, why);
+	}
 	bool weak = sh->version == 0x0002 ? sw_ssl2_cipher_weak(sh->ssl2_cipher) : sw_tls_cipher_weak(sh->cipher);
 	if (weak)
 		sw_raise(x, SW_F_TLS_WEAK_CIPHER, 2, NULL, NULL, 0, NULL);
@@ -332,9 +513,32 @@ static void server_hello(struct sw_engine_ctx *x, const struct sw_server_hello *
 					     "DOWNGRD\\x00 in the ServerHello random");
 
 	struct memo_entry *srv = memo_get(sw_engine_memo(x->e), server_key(f), true, x->ts_ns);
-	if (sel && cli > sel && srv->max_rank > sel)
-		sw_raise(x, SW_F_TLS_VERSION_DOWNGRADE, 1, NULL, NULL, 0,
-			 "this server selected a higher version earlier in this run");
+	if (sel && cli > sel) {
+		struct sw_history *h = sw_engine_history(x->e);
+		enum sw_hist_verdict hv = SW_HV_UNKNOWN;
+		char hd[160];
+		const char *why = NULL;
+		uint8_t sev = 0;
+		if (h) {
+			struct sw_hist_server s;
+			hist_server(f, &s);
+			hv = sw_history_version_verdict(h, &s, sh->version, hd, sizeof hd);
+		}
+		if (hv == SW_HV_ALERT) {
+			sev = 1;
+			why = hd;
+		} else if (hv == SW_HV_UNKNOWN && srv->max_rank > sel) {
+			sev = 1;
+			why = "this server selected a higher version earlier in this run";
+		}
+		/* The client could meet the policy's min_version and the server chose less. */
+		if (rule && rule->min_version && sel < rank(rule->min_version) &&
+		    cli >= rank(rule->min_version))
+			policy_apply(rule, &sev, &why,
+				     "the client offered the policy's min_version, the server selected less");
+		if (sev)
+			sw_raise(x, SW_F_TLS_VERSION_DOWNGRADE, sev, NULL, NULL, 0, why);
+	}
 	if (sel > srv->max_rank)
 		srv->max_rank = sel;
 	srv->last_ts = x->ts_ns;

@@ -19,6 +19,8 @@
 
 #include "classify.h"
 #include "flow.h"
+#include "history.h"
+#include "policy.h"
 
 enum { LIST_EMBRYO = 0, LIST_ACTIVE = 1, LIST__COUNT };
 
@@ -51,6 +53,8 @@ struct sw_engine {
 	struct sw_dissect_stats st;
 	struct sw_memo *memo;
 	struct sw_classifier *cls;    /* created on the first flow on an unknown port */
+	struct sw_policy *policy;     /* owned by the caller; swapped between packets */
+	struct sw_history *hist;      /* owned by the caller */
 };
 
 void sw_dissect_config_default(struct sw_dissect_config *cfg)
@@ -72,6 +76,17 @@ void sw_dissect_config_default(struct sw_dissect_config *cfg)
 
 const struct sw_dissect_config *sw_engine_config(const struct sw_engine *e) { return &e->cfg; }
 struct sw_memo *sw_engine_memo(struct sw_engine *e) { return e->memo; }
+const struct sw_policy *sw_engine_policy(const struct sw_engine *e) { return e->policy; }
+struct sw_history *sw_engine_history(struct sw_engine *e) { return e->hist; }
+
+struct sw_policy *sw_engine_set_policy(struct sw_engine *e, struct sw_policy *p)
+{
+	struct sw_policy *old = e->policy;
+	e->policy = p;
+	return old;
+}
+
+void sw_engine_set_history(struct sw_engine *e, struct sw_history *h) { e->hist = h; }
 
 void sw_count_anomaly(struct sw_engine *e, enum sw_anomaly a)
 {
@@ -150,6 +165,13 @@ static inline void lru_touch(struct sw_engine *e, struct sw_flow *f, uint8_t lis
 
 /* ---- pool ----------------------------------------------------------------- */
 
+static void mem_add(struct sw_engine *e, int64_t n)
+{
+	e->mem += n;
+	if (e->mem > 0 && (uint64_t)e->mem > e->st.mem_peak)
+		e->st.mem_peak = (uint64_t)e->mem;
+}
+
 static struct sw_flow *flow_alloc(struct sw_engine *e)
 {
 	if (!e->free_list) {
@@ -159,6 +181,7 @@ static struct sw_flow *flow_alloc(struct sw_engine *e)
 		struct pool_chunk *c = malloc(sizeof(*c) + (size_t)n * sizeof(struct sw_flow));
 		if (!c)
 			return NULL;
+		mem_add(e, (int64_t)(sizeof(*c) + (size_t)n * sizeof(struct sw_flow)));
 		c->next = e->chunks;
 		e->chunks = c;
 		for (uint32_t i = n; i-- > 0;) {
@@ -317,13 +340,6 @@ static void flow_swap(struct sw_flow *f)
 
 /* ---- memory accounting ---------------------------------------------------- */
 
-static void mem_add(struct sw_engine *e, int64_t n)
-{
-	e->mem += n;
-	if (e->mem > 0 && (uint64_t)e->mem > e->st.mem_peak)
-		e->st.mem_peak = (uint64_t)e->mem;
-}
-
 static void sync_mem(struct sw_engine *e)
 {
 	if (e->mem > 0 && (uint64_t)e->mem > e->st.mem_peak)
@@ -396,7 +412,10 @@ static uint32_t await_tls(struct sw_engine_ctx *x, int dir, const uint8_t *p, ui
 	uint32_t len = nl ? (uint32_t)(nl - p) + 1 : n;
 	if (!nl && n < x->e->cfg.line_max)
 		return 0;
-	struct sw_evidence ev = { (uint8_t)dir, (uint16_t)SW_MIN(len, SW_EVIDENCE_LINE_MAX), p };
+	uint8_t red[64];
+	uint32_t shown_len = len;
+	const uint8_t *shown = dir == 0 ? sw_mail_safe_line(a->info.app_proto, p, len, red, sizeof(red), &shown_len) : p;
+	struct sw_evidence ev = { (uint8_t)dir, (uint16_t)SW_MIN(shown_len, SW_EVIDENCE_LINE_MAX), shown };
 	if (dir == 1) {
 		if (!a->client_tls_started)
 			sw_raise(x, SW_F_STARTTLS_RESPONSE_INJECTION, 1, NULL, &ev, 1,
@@ -678,6 +697,10 @@ static void flow_end(struct sw_engine *e, struct sw_flow *f, uint64_t ts, int wh
 		return;
 	finish_streams(e, f, ts);
 	fill_info(f);
+	if (e->hist) {
+		struct sw_engine_ctx x = { e, f, ts };
+		sw_detect_flow_end(&x);
+	}
 	struct sw_flow_info *i = &f->app->info;
 	i->end_fin = why == END_FIN;
 	i->end_rst = why == END_RST;
@@ -752,7 +775,8 @@ static bool app_start(struct sw_engine *e, struct sw_flow *f, int dir, const str
 			e->cls = sw_classifier_new(e->cfg.use_ndpi);
 		if (e->cls && sw_classifier_pending(e->cls) >= SW_CLS_MAX_PENDING)
 			e->st.caps_hit++;
-		struct sw_cls_flow *cf = e->cls ? sw_cls_flow_new(e->cls, proto) : NULL;
+		uint32_t first_seq[2] = { f->isn[0] + 1, f->isn[1] + 1 };
+		struct sw_cls_flow *cf = e->cls ? sw_cls_flow_new(e->cls, proto, first_seq, f->isn_known) : NULL;
 		if (cf)
 			f->app = app_new(e, f, SW_APP_UNKNOWN);
 		if (f->app) {
@@ -888,15 +912,17 @@ void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
 	if (fl & SW_TH_SYN) {
 		f->isn[dir] = p->seq;
 		f->isn_known |= (uint8_t)(1u << dir);
-		if (dir == 0)
+		if (dir == 0) {
 			f->syn_seen = true;
-		else {
+			f->syn_opts = sw_path_syn_set(p->opt_kinds, SW_MIN(p->n_opts, (uint8_t)SW_TCP_MAX_OPTS));
+		} else {
 			f->synack_seen = true;
 			f->sa_ttl = p->ttl;
 			f->sa_window = p->window;
 			f->sa_mss = p->mss;
 			f->sa_wscale = p->wscale;
 			f->sa_nopts = p->n_opts;
+			f->sa_opts = sw_path_opts_pack(p->opt_kinds, SW_MIN(p->n_opts, (uint8_t)SW_TCP_MAX_OPTS));
 		}
 	}
 	if (p->payload_len > 0 || (f->app && (fl & SW_TH_FIN)))
@@ -938,10 +964,6 @@ void sw_engine_stats(const struct sw_engine *e, struct sw_dissect_stats *out)
 	*out = e->st;
 	out->flows_active = e->n_flows;
 	out->mem_bytes = e->mem > 0 ? (uint64_t)e->mem : 0;
-	out->mem_bytes += (uint64_t)e->pool_size * sizeof(struct sw_flow) +
-			  ((uint64_t)e->mask + 1) * sizeof(struct sw_flow *);
-	if (out->mem_bytes > out->mem_peak)
-		out->mem_peak = out->mem_bytes;
 }
 
 void sw_engine_raise_sensor(struct sw_engine *e, uint64_t ts_ns, const char *detail)
@@ -995,6 +1017,7 @@ struct sw_engine *sw_engine_new(const struct sw_dissect_config *cfg, const struc
 		return NULL;
 	}
 	e->mask = nb - 1;
+	mem_add(e, (int64_t)(nb * sizeof(*e->buckets)));
 	e->caps.buf_max = e->cfg.stream_buf_max;
 	e->caps.ooo_max_bytes = e->cfg.ooo_max_bytes;
 	e->caps.ooo_max_segments = e->cfg.ooo_max_segments;

@@ -142,6 +142,8 @@ struct sw_flow {
 	/* server's SYN-ACK, for the network fingerprint */
 	uint8_t sa_ttl, sa_wscale, sa_nopts;
 	uint16_t sa_window, sa_mss;
+	uint8_t syn_opts;            /* options the client's SYN offered (sw_path_syn_set) */
+	uint64_t sa_opts;            /* SYN-ACK option kinds in order (sw_path_opts_pack) */
 	struct sw_app *app;
 };
 
@@ -205,6 +207,22 @@ void sw_evbuf_add(struct sw_evbuf *b, int from_server, const uint8_t *line, uint
 uint32_t sw_line_trim(const uint8_t *line, uint32_t len);
 /* Case-insensitive: does the line start with word w followed by SP, CR, LF or end? */
 bool sw_word_is(const uint8_t *p, uint32_t len, const char *w);
+/* Blanks (SP, HTAB) skipped from i; the end of the word starting at i. */
+uint32_t sw_skip_sp(const uint8_t *p, uint32_t n, uint32_t i);
+uint32_t sw_word_end(const uint8_t *p, uint32_t n, uint32_t i);
+/* Case-insensitive: is p[i..j) the upper-case word w? */
+bool sw_span_is(const uint8_t *p, uint32_t i, uint32_t j, const char *w);
+/* The command queue that pairs replies with pipelined commands. */
+void sw_cmdq_push(struct sw_engine_ctx *x, struct sw_cmdq *q, uint8_t v);
+uint8_t sw_cmdq_head(const struct sw_cmdq *q);
+void sw_cmdq_pop(struct sw_cmdq *q);
+/*
+ * A client line fit for evidence: credentials after the command (and SASL
+ * mechanism) become " <redacted>".  Returns line itself when nothing needs
+ * cutting, else buf (cap bytes); *out_len is the length, CRLF trimmed.
+ */
+const uint8_t *sw_mail_safe_line(enum sw_app_proto proto, const uint8_t *line, uint32_t n,
+				 uint8_t *buf, uint32_t cap, uint32_t *out_len);
 /* Does a capability token look like a masked STARTTLS/STLS? */
 bool sw_token_masks(const uint8_t *tok, uint32_t len, const char *word);
 

@@ -26,36 +26,6 @@
 
 /* ---- small line helpers ------------------------------------------------------ */
 
-static uint32_t skip_sp(const uint8_t *p, uint32_t n, uint32_t i)
-{
-	while (i < n && p[i] == ' ')
-		i++;
-	return i;
-}
-
-static uint32_t word_end(const uint8_t *p, uint32_t n, uint32_t i)
-{
-	while (i < n && p[i] != ' ')
-		i++;
-	return i;
-}
-
-/* Case-insensitive: is p[i..j) the upper-case word w? */
-static bool span_is(const uint8_t *p, uint32_t i, uint32_t j, const char *w)
-{
-	uint32_t k = (uint32_t)strlen(w);
-	if (j - i != k)
-		return false;
-	for (uint32_t t = 0; t < k; t++) {
-		uint8_t c = p[i + t];
-		if (c >= 'a' && c <= 'z')
-			c = (uint8_t)(c - 32);
-		if (c != (uint8_t)w[t])
-			return false;
-	}
-	return true;
-}
-
 /*
  * RFC 3501 4.3 / RFC 7888: does the (trimmed) text end with a literal
  * announcement "{" number ["+"] "}"?  Returns true and the size.
@@ -116,6 +86,15 @@ static enum sw_verb tag_take(struct sw_imap *m, const uint8_t *tag, uint32_t len
 
 /* ---- server responses ------------------------------------------------------------ */
 
+/* A LOGIN or AUTHENTICATE awaits its tagged reply. */
+static bool login_pending(const struct sw_imap *m)
+{
+	for (size_t i = 0; i < SW_ARRAY_LEN(m->pend); i++)
+		if (m->pend[i].verb == SW_V_LOGIN || m->pend[i].verb == SW_V_AUTHENTICATE)
+			return true;
+	return false;
+}
+
 /*
  * A capability list: tokens from p[i] to the end of the line, or to "]"
  * inside a response code.  line/n is the whole response line (evidence).
@@ -129,12 +108,12 @@ static void capabilities(struct sw_engine_ctx *x, const uint8_t *line, uint32_t 
 	uint32_t mangled_at = 0;
 
 	while (i < n) {
-		i = skip_sp(line, n, i);
+		i = sw_skip_sp(line, n, i);
 		uint32_t j = i;
 		while (j < n && line[j] != ' ' && !(in_code && line[j] == ']'))
 			j++;
 		if (j > i) {
-			if (span_is(line, i, j, "STARTTLS"))
+			if (sw_span_is(line, i, j, "STARTTLS"))
 				has = true;
 			else if (!mangled && sw_token_masks(line + i, j - i, "STARTTLS")) {
 				mangled = true;
@@ -145,7 +124,11 @@ static void capabilities(struct sw_engine_ctx *x, const uint8_t *line, uint32_t 
 			break;
 		i = j;
 	}
-	if (m->authenticated)
+	/*
+	 * After login the list changes (RFC 3501 6.2.3: a server may send the
+	 * new one with, or just before, its reply to LOGIN): not a stripping.
+	 */
+	if (m->authenticated || login_pending(m))
 		return;
 	if (m->caps_reported && has == m->caps_starttls && mangled == m->caps_mangled)
 		return;
@@ -163,12 +146,12 @@ static void capabilities(struct sw_engine_ctx *x, const uint8_t *line, uint32_t 
 /* resp-text: look for a [CAPABILITY ...] response code at p[i]. */
 static void resp_code(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n, uint32_t i)
 {
-	i = skip_sp(line, n, i);
+	i = sw_skip_sp(line, n, i);
 	if (i < n && line[i] == '[') {
 		uint32_t j = i + 1;
 		while (j < n && line[j] != ' ' && line[j] != ']')
 			j++;
-		if (span_is(line, i + 1, j, "CAPABILITY"))
+		if (sw_span_is(line, i + 1, j, "CAPABILITY"))
 			capabilities(x, line, n, j, true);
 	}
 }
@@ -182,16 +165,16 @@ static void untagged(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n)
 {
 	struct sw_app *a = x->f->app;
 	struct sw_imap *m = &a->u.imap;
-	uint32_t i = skip_sp(line, n, 1);
-	uint32_t j = word_end(line, n, i);
+	uint32_t i = sw_skip_sp(line, n, 1);
+	uint32_t j = sw_word_end(line, n, i);
 	bool first = !m->greeting_seen;
 
 	m->greeting_seen = true;
-	if (span_is(line, i, j, "CAPABILITY")) {
+	if (sw_span_is(line, i, j, "CAPABILITY")) {
 		capabilities(x, line, n, j, false);
-	} else if (span_is(line, i, j, "OK")) {
+	} else if (sw_span_is(line, i, j, "OK")) {
 		resp_code(x, line, n, j);
-	} else if (first && span_is(line, i, j, "PREAUTH")) {
+	} else if (first && sw_span_is(line, i, j, "PREAUTH")) {
 		/* RFC 3501 7.1.4: authenticated at once; STARTTLS is no longer allowed. */
 		resp_code(x, line, n, j);
 		bool advertised = m->caps_reported && m->caps_starttls;
@@ -205,11 +188,11 @@ static void tagged(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n)
 {
 	struct sw_app *a = x->f->app;
 	struct sw_imap *m = &a->u.imap;
-	uint32_t te = word_end(line, n, 0);
-	uint32_t i = skip_sp(line, n, te);
-	uint32_t j = word_end(line, n, i);
-	bool ok = span_is(line, i, j, "OK");
-	bool no = span_is(line, i, j, "NO") || span_is(line, i, j, "BAD");
+	uint32_t te = sw_word_end(line, n, 0);
+	uint32_t i = sw_skip_sp(line, n, te);
+	uint32_t j = sw_word_end(line, n, i);
+	bool ok = sw_span_is(line, i, j, "OK");
+	bool no = sw_span_is(line, i, j, "NO") || sw_span_is(line, i, j, "BAD");
 
 	if (!ok && !no) {
 		sw_count_anomaly(x->e, SW_AN_MAIL_BAD_SYNTAX);
@@ -249,19 +232,6 @@ static void server_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n
 
 /* ---- client commands ------------------------------------------------------------- */
 
-/* "a1 LOGIN user pass" -> "a1 LOGIN <redacted>"; keep = words kept before the redaction. */
-static uint32_t redact(const uint8_t *line, uint32_t n, uint32_t keep_end, uint8_t *out, uint32_t cap)
-{
-	uint32_t k = SW_MIN(keep_end, cap);
-	memcpy(out, line, k);
-	static const char tail[] = " <redacted>";
-	if (skip_sp(line, n, keep_end) < n && k + sizeof(tail) - 1 <= cap) {
-		memcpy(out + k, tail, sizeof(tail) - 1);
-		k += (uint32_t)sizeof(tail) - 1;
-	}
-	return k;
-}
-
 static void client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n)
 {
 	struct sw_app *a = x->f->app;
@@ -271,48 +241,44 @@ static void client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n
 		return; /* a SASL response: credentials, not a command */
 	if (n == 0)
 		return;
-	uint32_t te = word_end(line, n, 0);
-	uint32_t i = skip_sp(line, n, te);
-	uint32_t j = word_end(line, n, i);
+	uint32_t te = sw_word_end(line, n, 0);
+	uint32_t i = sw_skip_sp(line, n, te);
+	uint32_t j = sw_word_end(line, n, i);
 
-	bool login = span_is(line, i, j, "LOGIN");
-	bool authenticate = span_is(line, i, j, "AUTHENTICATE");
+	bool login = sw_span_is(line, i, j, "LOGIN");
+	bool authenticate = sw_span_is(line, i, j, "AUTHENTICATE");
 	uint8_t red[64];
-	uint32_t rl = 0;
-	if (login)
-		rl = redact(line, n, j, red, sizeof(red));
-	else if (authenticate)
-		rl = redact(line, n, word_end(line, n, skip_sp(line, n, j)), red, sizeof(red));
+	uint32_t rl;
+	const uint8_t *shown = sw_mail_safe_line(SW_APP_IMAP, line, n, red, sizeof(red), &rl);
 
 	if (a->starttls_pending) {
 		/* RFC 3501 6.2.1 / RFC 2595 3.1: nothing may follow STARTTLS before its completion. */
 		struct sw_evidence ev[2] = {
 			{ 0, 8, (const uint8_t *)"STARTTLS" },
-			{ 0, (uint16_t)SW_MIN(login || authenticate ? rl : n, SW_EVIDENCE_LINE_MAX),
-			  login || authenticate ? red : line },
+			{ 0, (uint16_t)SW_MIN(rl, SW_EVIDENCE_LINE_MAX), shown },
 		};
 		sw_raise(x, SW_F_STARTTLS_COMMAND_INJECTION, 1, NULL, ev, 2,
 			 "client bytes after STARTTLS before the server's reply");
 	}
 	if (i == j) {
 		/* IDLE ends with an untagged "DONE" (RFC 2177); anything else lacks a command. */
-		if (!span_is(line, 0, te, "DONE"))
+		if (!sw_span_is(line, 0, te, "DONE"))
 			sw_count_anomaly(x->e, SW_AN_MAIL_BAD_SYNTAX);
 		return;
 	}
-	if (span_is(line, i, j, "STARTTLS")) {
+	if (sw_span_is(line, i, j, "STARTTLS")) {
 		a->info.starttls.command_sent = SW_YES;
 		a->starttls_pending = true;
 		tag_add(x, m, line, te, SW_V_STARTTLS);
 	} else if (login) {
 		tag_add(x, m, line, te, SW_V_LOGIN);
-		sw_detect_plaintext_use(x, red, rl);
-		sw_detect_cleartext_auth(x, red, rl);
+		sw_detect_plaintext_use(x, shown, rl);
+		sw_detect_cleartext_auth(x, shown, rl);
 	} else if (authenticate) {
 		tag_add(x, m, line, te, SW_V_AUTHENTICATE);
 		m->auth_exchange = true;
-		sw_detect_plaintext_use(x, red, rl);
-		sw_detect_cleartext_auth(x, red, rl);
+		sw_detect_plaintext_use(x, shown, rl);
+		sw_detect_cleartext_auth(x, shown, rl);
 	}
 }
 

@@ -79,6 +79,98 @@ bool sw_token_masks(const uint8_t *tok, uint32_t len, const char *word)
 	return false;
 }
 
+uint32_t sw_skip_sp(const uint8_t *p, uint32_t n, uint32_t i)
+{
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i;
+}
+
+uint32_t sw_word_end(const uint8_t *p, uint32_t n, uint32_t i)
+{
+	while (i < n && p[i] != ' ' && p[i] != '\t')
+		i++;
+	return i;
+}
+
+void sw_cmdq_push(struct sw_engine_ctx *x, struct sw_cmdq *q, uint8_t v)
+{
+	if (q->len >= SW_CMDQ_MAX) {
+		/* More unanswered commands than any client pipelines: pairing is lost. */
+		sw_count_anomaly(x->e, SW_AN_SMTP_UNPAIRED_REPLY);
+		q->len = 0;
+	}
+	q->verb[(q->head + q->len) % SW_CMDQ_MAX] = v;
+	q->len++;
+}
+
+uint8_t sw_cmdq_head(const struct sw_cmdq *q)
+{
+	return q->len ? q->verb[q->head] : (uint8_t)SW_V_OTHER;
+}
+
+void sw_cmdq_pop(struct sw_cmdq *q)
+{
+	if (q->len) {
+		q->head = (uint8_t)((q->head + 1) % SW_CMDQ_MAX);
+		q->len--;
+	}
+}
+
+bool sw_span_is(const uint8_t *p, uint32_t i, uint32_t j, const char *w)
+{
+	return j - i == strlen(w) && same_ci(p + i, w, j - i);
+}
+
+/*
+ * Where a client line stops being safe to show: the end of the command
+ * (and SASL mechanism) of a line that carries credentials, else n.
+ *   SMTP  AUTH mech ...          (RFC 4954)
+ *   IMAP  tag LOGIN ... / tag AUTHENTICATE mech ...   (RFC 3501 6.2)
+ *   POP3  USER ... / PASS ... / APOP ... / AUTH mech ... (RFC 1939, 5034)
+ */
+static uint32_t safe_end(enum sw_app_proto proto, const uint8_t *line, uint32_t n)
+{
+	uint32_t e0 = sw_word_end(line, n, 0);
+	uint32_t s1 = sw_skip_sp(line, n, e0), e1 = sw_word_end(line, n, s1);
+	uint32_t s2 = sw_skip_sp(line, n, e1), e2 = sw_word_end(line, n, s2);
+	switch (proto) {
+	case SW_APP_SMTP:
+		return sw_span_is(line, 0, e0, "AUTH") ? e1 : n;
+	case SW_APP_IMAP:
+		if (sw_span_is(line, s1, e1, "LOGIN"))
+			return e1;
+		return sw_span_is(line, s1, e1, "AUTHENTICATE") ? e2 : n;
+	case SW_APP_POP3:
+		if (sw_span_is(line, 0, e0, "USER") || sw_span_is(line, 0, e0, "PASS") ||
+		    sw_span_is(line, 0, e0, "APOP"))
+			return e0;
+		return sw_span_is(line, 0, e0, "AUTH") ? e1 : n;
+	default:
+		return n;
+	}
+}
+
+const uint8_t *sw_mail_safe_line(enum sw_app_proto proto, const uint8_t *line, uint32_t n,
+				 uint8_t *buf, uint32_t cap, uint32_t *out_len)
+{
+	n = sw_line_trim(line, n);
+	uint32_t keep = safe_end(proto, line, n);
+	if (keep >= n) {
+		*out_len = n;
+		return line;
+	}
+	static const char tail[] = " <redacted>";
+	uint32_t k = SW_MIN(keep, cap);
+	memcpy(buf, line, k);
+	if (k + sizeof(tail) - 1 <= cap) {
+		memcpy(buf + k, tail, sizeof(tail) - 1);
+		k += (uint32_t)sizeof(tail) - 1;
+	}
+	*out_len = k;
+	return buf;
+}
+
 void sw_mail_starttls_accepted(struct sw_engine_ctx *x)
 {
 	struct sw_app *a = x->f->app;

@@ -27,56 +27,6 @@
 
 /* ---- small helpers ------------------------------------------------------------- */
 
-static uint32_t skip_sp(const uint8_t *p, uint32_t n, uint32_t i)
-{
-	while (i < n && (p[i] == ' ' || p[i] == '\t'))
-		i++;
-	return i;
-}
-
-static uint32_t word_end(const uint8_t *p, uint32_t n, uint32_t i)
-{
-	while (i < n && p[i] != ' ' && p[i] != '\t')
-		i++;
-	return i;
-}
-
-static void q_push(struct sw_engine_ctx *x, struct sw_cmdq *q, uint8_t v)
-{
-	if (q->len >= SW_CMDQ_MAX) {
-		sw_count_anomaly(x->e, SW_AN_SMTP_UNPAIRED_REPLY);
-		q->len = 0;
-	}
-	q->verb[(q->head + q->len) % SW_CMDQ_MAX] = v;
-	q->len++;
-}
-
-static uint8_t q_head(const struct sw_cmdq *q)
-{
-	return q->len ? q->verb[q->head] : (uint8_t)SW_V_OTHER;
-}
-
-static void q_pop(struct sw_cmdq *q)
-{
-	if (q->len) {
-		q->head = (uint8_t)((q->head + 1) % SW_CMDQ_MAX);
-		q->len--;
-	}
-}
-
-/* "PASS secret" -> "PASS <redacted>"; keep_end = bytes kept before the redaction. */
-static uint32_t redact(const uint8_t *line, uint32_t n, uint32_t keep_end, uint8_t *out, uint32_t cap)
-{
-	uint32_t k = SW_MIN(keep_end, cap);
-	memcpy(out, line, k);
-	static const char tail[] = " <redacted>";
-	if (skip_sp(line, n, keep_end) < n && k + sizeof(tail) - 1 <= cap) {
-		memcpy(out + k, tail, sizeof(tail) - 1);
-		k += (uint32_t)sizeof(tail) - 1;
-	}
-	return k;
-}
-
 static void end_dissection(struct sw_app *a)
 {
 	a->mode[0] = a->mode[1] = SW_M_DONE;
@@ -89,7 +39,7 @@ static void capa_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n)
 {
 	struct sw_app *a = x->f->app;
 	struct sw_pop3 *s = &a->u.pop3;
-	uint32_t kl = word_end(line, n, 0);
+	uint32_t kl = sw_word_end(line, n, 0);
 	bool mangled = false;
 	if (sw_word_is(line, n, "STLS"))
 		s->capa_stls = true;
@@ -128,12 +78,12 @@ static void status_reply(struct sw_engine_ctx *x, const uint8_t *line, uint32_t 
 {
 	struct sw_app *a = x->f->app;
 	struct sw_pop3 *s = &a->u.pop3;
-	uint8_t e = q_head(&s->q);
+	uint8_t e = sw_cmdq_head(&s->q);
 	enum sw_verb v = (enum sw_verb)(e & ~SW_POP3_MULTI);
 
 	if (s->q.len == 0)
 		sw_count_anomaly(x->e, SW_AN_SMTP_UNPAIRED_REPLY);
-	q_pop(&s->q);
+	sw_cmdq_pop(&s->q);
 	switch (v) {
 	case SW_V_GREETING:
 		s->greeting_seen = true;
@@ -183,7 +133,7 @@ static void server_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n
 		status_reply(x, line, n, true);
 	} else if (sw_word_is(line, n, "-ERR")) {
 		status_reply(x, line, n, false);
-	} else if (n >= 1 && line[0] == '+' && (q_head(&s->q) & ~SW_POP3_MULTI) == SW_V_AUTH) {
+	} else if (n >= 1 && line[0] == '+' && (sw_cmdq_head(&s->q) & ~SW_POP3_MULTI) == SW_V_AUTH) {
 		/* RFC 5034 4: a SASL challenge "+ ..."; the exchange goes on. */
 	} else {
 		sw_count_anomaly(x->e, SW_AN_MAIL_BAD_SYNTAX);
@@ -233,20 +183,13 @@ static void client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n
 	if (s->auth_exchange)
 		return; /* a SASL response: credentials, not a command */
 	enum sw_verb v = verb_of(line, n);
-	uint32_t we = word_end(line, n, 0);
-	uint32_t arg = skip_sp(line, n, we);
+	uint32_t we = sw_word_end(line, n, 0);
+	uint32_t arg = sw_skip_sp(line, n, we);
 	bool has_arg = arg < n;
 	/* Credentials never reach the evidence. */
 	uint8_t red[64];
-	uint32_t rl = n;
-	const uint8_t *shown = line;
-	if (v == SW_V_USER || v == SW_V_PASS || v == SW_V_APOP) {
-		rl = redact(line, n, we, red, sizeof(red));
-		shown = red;
-	} else if (v == SW_V_AUTH) {
-		rl = redact(line, n, word_end(line, n, arg), red, sizeof(red));
-		shown = red;
-	}
+	uint32_t rl;
+	const uint8_t *shown = sw_mail_safe_line(SW_APP_POP3, line, n, red, sizeof(red), &rl);
 
 	if (a->starttls_pending) {
 		/* RFC 2595 4: nothing may follow STLS before its reply. */
@@ -258,13 +201,13 @@ static void client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n
 			 "client bytes after STLS before the server's reply");
 	}
 	/* The client speaks before any server byte: the greeting was not captured. */
-	if (q_head(&s->q) == SW_V_GREETING && !s->greeting_seen && x->f->bytes[1] == 0)
-		q_pop(&s->q);
+	if (sw_cmdq_head(&s->q) == SW_V_GREETING && !s->greeting_seen && x->f->bytes[1] == 0)
+		sw_cmdq_pop(&s->q);
 
 	uint8_t e = (uint8_t)v;
 	if (answers_multiline(line, n, v, has_arg))
 		e |= SW_POP3_MULTI;
-	q_push(x, &s->q, e);
+	sw_cmdq_push(x, &s->q, e);
 
 	switch (v) {
 	case SW_V_STLS:
@@ -272,19 +215,19 @@ static void client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n
 		a->starttls_pending = true;
 		break;
 	case SW_V_USER:
-		sw_detect_plaintext_use(x, red, rl);
+		sw_detect_plaintext_use(x, shown, rl);
 		break;
 	case SW_V_PASS:
 	case SW_V_APOP:
-		sw_detect_plaintext_use(x, red, rl);
-		sw_detect_cleartext_auth(x, red, rl);
+		sw_detect_plaintext_use(x, shown, rl);
+		sw_detect_cleartext_auth(x, shown, rl);
 		break;
 	case SW_V_AUTH:
 		if (!has_arg)
 			break; /* a request for the mechanism list */
 		s->auth_exchange = true;
-		sw_detect_plaintext_use(x, red, rl);
-		sw_detect_cleartext_auth(x, red, rl);
+		sw_detect_plaintext_use(x, shown, rl);
+		sw_detect_cleartext_auth(x, shown, rl);
 		break;
 	default:
 		break;

@@ -33,48 +33,6 @@ static enum sw_verb verb_of(const uint8_t *p, uint32_t n)
 	return SW_V_OTHER;
 }
 
-static void q_push(struct sw_engine_ctx *x, struct sw_cmdq *q, enum sw_verb v)
-{
-	if (q->len >= SW_CMDQ_MAX) {
-		/* More unanswered commands than any client pipelines: pairing is lost. */
-		sw_count_anomaly(x->e, SW_AN_SMTP_UNPAIRED_REPLY);
-		q->len = 0;
-	}
-	q->verb[(q->head + q->len) % SW_CMDQ_MAX] = (uint8_t)v;
-	q->len++;
-}
-
-static enum sw_verb q_head(const struct sw_cmdq *q)
-{
-	return q->len ? (enum sw_verb)q->verb[q->head] : SW_V_OTHER;
-}
-
-static void q_pop(struct sw_cmdq *q)
-{
-	if (q->len) {
-		q->head = (uint8_t)((q->head + 1) % SW_CMDQ_MAX);
-		q->len--;
-	}
-}
-
-/* Skip the word at p and the blanks after it; returns the offset of the next word. */
-static uint32_t next_word(const uint8_t *p, uint32_t n, uint32_t i)
-{
-	while (i < n && p[i] != ' ' && p[i] != '\t')
-		i++;
-	while (i < n && (p[i] == ' ' || p[i] == '\t'))
-		i++;
-	return i;
-}
-
-static uint32_t word_len(const uint8_t *p, uint32_t n, uint32_t i)
-{
-	uint32_t k = i;
-	while (k < n && p[k] != ' ' && p[k] != '\t')
-		k++;
-	return k - i;
-}
-
 /* ---- server replies --------------------------------------------------------- */
 
 static void greeting(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n)
@@ -93,7 +51,7 @@ static void greeting(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n)
 		struct sw_evidence ev = { 1, (uint16_t)SW_MIN(n, SW_EVIDENCE_LINE_MAX), line };
 		sw_raise(x, SW_F_STARTTLS_MANGLED, 1, NULL, &ev, 1, "masked banner");
 	}
-	uint32_t wl = SW_MIN(word_len(t, tl, 0), SW_NAME_MAX - 1);
+	uint32_t wl = SW_MIN(sw_word_end(t, tl, 0), SW_NAME_MAX - 1);
 	if (a->info.server_name[0] == 0 && wl > 0) {
 		memcpy(a->info.server_name, t, wl);
 		a->info.server_name[wl] = 0;
@@ -108,7 +66,7 @@ static void ehlo_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n, 
 	bool mangled = false;
 	if (!first && n > 4) {
 		const uint8_t *kw = line + 4;
-		uint32_t kl = word_len(kw, n - 4, 0);
+		uint32_t kl = sw_word_end(kw, n - 4, 0);
 		if (sw_word_is(kw, n - 4, "STARTTLS"))
 			s->reply_starttls = true;
 		else if (sw_token_masks(kw, kl, "STARTTLS"))
@@ -126,7 +84,7 @@ static void reply_done(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n,
 {
 	struct sw_app *a = x->f->app;
 	struct sw_smtp *s = &a->u.smtp;
-	enum sw_verb v = q_head(&s->q);
+	enum sw_verb v = (enum sw_verb)sw_cmdq_head(&s->q);
 	bool ok = code >= 200 && code < 300;
 
 	if (s->q.len == 0)
@@ -140,7 +98,7 @@ static void reply_done(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n,
 			sw_detect_capabilities(x, s->reply_starttls, s->reply_mangled);
 		break;
 	case SW_V_STARTTLS:
-		q_pop(&s->q);
+		sw_cmdq_pop(&s->q);
 		sw_detect_starttls_reply(x, ok, line, n);
 		return;
 	case SW_V_AUTH:
@@ -160,7 +118,7 @@ static void reply_done(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n,
 	default:
 		break;
 	}
-	q_pop(&s->q);
+	sw_cmdq_pop(&s->q);
 }
 
 static bool server_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t len)
@@ -184,12 +142,12 @@ static bool server_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t l
 		 * Capture started after the banner: the first reply answers the
 		 * client's first command, not a greeting we never saw.
 		 */
-		if (q_head(&s->q) == SW_V_GREETING && s->q.len > 1 &&
+		if ((enum sw_verb)sw_cmdq_head(&s->q) == SW_V_GREETING && s->q.len > 1 &&
 		    code != 220 && code != 421 && code != 554)
-			q_pop(&s->q);
+			sw_cmdq_pop(&s->q);
 		s->reply_open = true;
 		s->reply_code = code;
-		s->reply_is_ehlo = q_head(&s->q) == SW_V_EHLO;
+		s->reply_is_ehlo = (enum sw_verb)sw_cmdq_head(&s->q) == SW_V_EHLO;
 		if (s->reply_is_ehlo) {
 			sw_evbuf_clear(&a->ev);
 			s->reply_starttls = false;
@@ -208,21 +166,6 @@ static bool server_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t l
 }
 
 /* ---- client commands -------------------------------------------------------- */
-
-/* "AUTH PLAIN dGVzdA..." -> "AUTH PLAIN <redacted>": credentials never leave the sensor. */
-static uint32_t redact_auth(const uint8_t *line, uint32_t n, uint8_t *out, uint32_t cap)
-{
-	uint32_t mech = next_word(line, n, 0);
-	uint32_t end = mech + word_len(line, n, mech);
-	uint32_t k = SW_MIN(end, cap);
-	memcpy(out, line, k);
-	static const char tail[] = " <redacted>";
-	if (end < n && k + sizeof(tail) - 1 <= cap) {
-		memcpy(out + k, tail, sizeof(tail) - 1);
-		k += (uint32_t)sizeof(tail) - 1;
-	}
-	return k;
-}
 
 static uint64_t parse_u64(const uint8_t *p, uint32_t n, uint32_t i, bool *ok)
 {
@@ -249,31 +192,31 @@ static bool client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t l
 	if (s->auth_exchange)
 		return true; /* a SASL response: credentials, not a command */
 
+	uint8_t red[64];
+	uint32_t rl;
+	const uint8_t *shown = sw_mail_safe_line(SW_APP_SMTP, line, n, red, sizeof(red), &rl);
 	if (a->starttls_pending) {
 		/* RFC 3207 4: STARTTLS ends a pipeline; nothing may follow before the reply. */
 		struct sw_evidence ev[2] = {
 			{ 0, 8, (const uint8_t *)"STARTTLS" },
-			{ 0, (uint16_t)SW_MIN(n, SW_EVIDENCE_LINE_MAX), line },
+			{ 0, (uint16_t)SW_MIN(rl, SW_EVIDENCE_LINE_MAX), shown },
 		};
 		sw_raise(x, SW_F_STARTTLS_COMMAND_INJECTION, 1, NULL, ev, 2,
 			 "client bytes after STARTTLS before the server's reply");
 	}
 
 	enum sw_verb v = verb_of(line, n);
-	q_push(x, &s->q, v);
+	sw_cmdq_push(x, &s->q, (uint8_t)v);
 	switch (v) {
 	case SW_V_STARTTLS:
 		a->info.starttls.command_sent = SW_YES;
 		a->starttls_pending = true;
 		break;
-	case SW_V_AUTH: {
-		uint8_t red[64];
-		uint32_t rl = redact_auth(line, n, red, sizeof(red));
+	case SW_V_AUTH:
 		s->auth_exchange = true;
-		sw_detect_plaintext_use(x, red, rl);
-		sw_detect_cleartext_auth(x, red, rl);
+		sw_detect_plaintext_use(x, shown, rl);
+		sw_detect_cleartext_auth(x, shown, rl);
 		break;
-	}
 	case SW_V_MAIL:
 	case SW_V_RCPT:
 	case SW_V_DATA:
@@ -283,7 +226,7 @@ static bool client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t l
 	case SW_V_BDAT: {
 		/* RFC 3030: "BDAT" SP chunk-size [ SP end-marker ]; the chunk follows at once. */
 		bool ok;
-		uint32_t i = next_word(line, n, 0);
+		uint32_t i = sw_skip_sp(line, n, sw_word_end(line, n, 0));
 		uint64_t size = parse_u64(line, n, i, &ok);
 		sw_detect_plaintext_use(x, line, n);
 		if (!ok) {

@@ -11,6 +11,8 @@
 #ifndef SW_DISSECT_H
 #define SW_DISSECT_H
 
+#include <stdio.h>
+
 #include "sw_capture.h"
 
 /* ---- findings (DESIGN.md, "Findings") ------------------------------------ */
@@ -236,5 +238,48 @@ void sw_engine_stats(const struct sw_engine *e, struct sw_dissect_stats *out);
 /* Raise a sensor-wide finding (sensor_degraded) through the sink. */
 void sw_engine_raise_sensor(struct sw_engine *e, uint64_t ts_ns, const char *detail);
 void sw_engine_free(struct sw_engine *e);
+
+/* ---- policy and per-server history (policy.c, history.c) ------------------ */
+
+/*
+ * The per-peer TLS policy file (`--policy FILE`, dissect/policy.h has the
+ * syntax).  sw_policy_load: NULL with "FILE:LINE: reason" in err on any
+ * error.  sw_engine_set_policy installs p (NULL: no policy) between packets
+ * and returns the previous one for the caller to free; the engine keeps no
+ * rule pointer across packets, so a reload is safe at any time.
+ */
+struct sw_policy;
+struct sw_policy *sw_policy_load(const char *path, char *err, size_t errlen);
+uint32_t sw_policy_rules(const struct sw_policy *p);
+void sw_policy_free(struct sw_policy *p);
+struct sw_policy *sw_engine_set_policy(struct sw_engine *e, struct sw_policy *p);
+
+/*
+ * Per-server memory across runs, in an SQLite database (DIR/history.db).
+ * Updated in memory at flow end, written in one transaction at most every
+ * flush_interval of packet time (or when many rows are dirty) and at close.
+ */
+struct sw_history_opts {
+	const char *dir;             /* the state directory (created 0700 if missing) */
+	uint32_t threshold;          /* sessions needed before history decides (default 3) */
+	uint32_t max_rows;           /* rows kept; the least recently seen go first */
+	uint64_t max_age_ns;         /* rows not seen for this long are dropped */
+	uint64_t flush_interval_ns;  /* packet time between writes */
+};
+void sw_history_opts_default(struct sw_history_opts *o);
+
+struct sw_history;
+/* NULL + err when the store cannot be opened or created. */
+struct sw_history *sw_history_open(const struct sw_history_opts *o, char *err, size_t errlen);
+/* Write every dirty row now.  0 ok, -1 + err (rows stay dirty for the next try). */
+int sw_history_flush(struct sw_history *h, char *err, size_t errlen);
+/* Rows held. */
+uint32_t sw_history_rows(const struct sw_history *h);
+/* Flush (errors to stderr) and close. */
+void sw_history_close(struct sw_history *h);
+/* Give the engine its history (NULL: none).  The caller keeps ownership. */
+void sw_engine_set_history(struct sw_engine *e, struct sw_history *h);
+/* `stripwatch history`: print the store in dir as a table to out.  0 ok, -1 + err. */
+int sw_history_print(const char *dir, FILE *out, char *err, size_t errlen);
 
 #endif

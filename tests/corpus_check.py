@@ -91,8 +91,9 @@ def compare(row, fl, al):
     code = row["starttls_reply_code"]
     reply = st.get("reply", "")
     if code and code != "none":
-        first = reply.split(" ", 1)[0] if reply else ""
-        if first != code and not reply.startswith(code):
+        # SMTP and POP3 replies start with the code; IMAP's with the tag.
+        words = reply.split(" ") + ["", ""]
+        if code not in (words[0], words[1]):
             bad.append(("starttls_reply_code", code, reply))
 
     after = row["tls_after_starttls"]

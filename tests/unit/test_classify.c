@@ -51,7 +51,13 @@ static void test_first_bytes(void **state)
 		{ 0, "GET / HTTP/1.1\r\n", SW_APP_UNKNOWN, SW_CLS_NONE },
 		{ 1, "HTTP/1.1 200 OK\r\n", SW_APP_UNKNOWN, SW_CLS_NONE },
 		{ 0, "", SW_APP_UNKNOWN, SW_CLS_NONE },
-		{ 1, "22", SW_APP_UNKNOWN, SW_CLS_NONE },
+		/* Too short to tell: tiny first segments of what may be a greeting. */
+		{ 1, "22", SW_APP_UNKNOWN, SW_CLS_HINT },
+		{ 1, "* O", SW_APP_UNKNOWN, SW_CLS_HINT },
+		{ 0, "eh", SW_APP_UNKNOWN, SW_CLS_HINT },
+		{ 0, "\x16\x03", SW_APP_UNKNOWN, SW_CLS_HINT },
+		{ 0, "GE", SW_APP_UNKNOWN, SW_CLS_NONE },
+		{ 1, "2\r\n", SW_APP_UNKNOWN, SW_CLS_NONE },
 	};
 	for (size_t i = 0; i < SW_ARRAY_LEN(rows); i++) {
 		enum sw_cls_strength st;
@@ -150,35 +156,50 @@ static void test_tls_on_8443(void **state)
 	assert_int_equal(o.st.flows_tls, 1);
 }
 
-/* A ClientHello whose first segment is 2 bytes says nothing cheaply: nDPI decides. */
+/*
+ * A ClientHello whose first segment is 2 bytes says nothing yet: the flow
+ * waits (one packet to nDPI), the next segment completes the cheap check,
+ * and the replayed first segment makes the ClientHello whole again.
+ */
 static const struct conv_step tls_split[] = {
 	{ 0, (const char *)conv_client_hello, 2 },
 	{ 0, (const char *)conv_client_hello + 2, sizeof(conv_client_hello) - 2 },
 	CONV_S("\x15\x03\x03\x00\x02\x02\x28"), /* a plaintext handshake_failure alert */
 };
 
-static void test_tls_split_on_8443_by_ndpi(void **state)
+static void test_tls_split_on_8443(void **state)
 {
-	struct outcome o;
-	play(true, 8443, tls_split, SW_ARRAY_LEN(tls_split), &o);
-	assert_int_equal(sink.n_flows, 1);
-	const struct sw_flow_info *fi = &sink.flows[0];
-	assert_int_equal(fi->app_proto, SW_APP_TLS);
-	assert_string_equal(fi->classified_as, "TLS");
-	/* The replayed first segment made the ClientHello whole again. */
-	assert_int_equal(fi->tls.client_max_version, 0x0303);
-	assert_int_equal(fi->tls.n_alerts, 1);
-	assert_in_range(o.st.classifier_calls, 1, SW_CLS_MAX_CALLS);
-	assert_int_equal(o.st.mem_bytes, o.mem_start);
+	for (int nd = 0; nd < 2; nd++) {
+		struct outcome o;
+		play(nd == 1, 8443, tls_split, SW_ARRAY_LEN(tls_split), &o);
+		assert_int_equal(sink.n_flows, 1);
+		const struct sw_flow_info *fi = &sink.flows[0];
+		assert_int_equal(fi->app_proto, SW_APP_TLS);
+		assert_int_equal(fi->tls.client_max_version, 0x0303);
+		assert_int_equal(fi->tls.n_alerts, 1);
+		assert_int_equal(fi->state_gaps, 0);
+		assert_int_equal(o.st.classifier_calls, nd == 1 ? 1 : 0);
+		assert_int_equal(o.st.mem_bytes, o.mem_start);
+	}
 }
 
-static void test_no_ndpi_leaves_it_alone(void **state)
+/* SMTP on 2526 one byte per segment: the cheap checks add the bytes up. */
+static void test_smtp_bytewise_on_2526(void **state)
 {
-	struct outcome o;
-	play(false, 8443, tls_split, SW_ARRAY_LEN(tls_split), &o);
-	assert_int_equal(sink.n_flows, 0);
-	assert_int_equal(o.st.classifier_calls, 0);
-	assert_int_equal(o.st.mem_bytes, o.mem_start);
+	struct conv_sink *s = &sink;
+	struct sw_engine *e = conv_engine(s, true);
+	assert_non_null(e);
+	conv_session(e, 45002, 2526, smtp_2526, SW_ARRAY_LEN(smtp_2526), 1);
+	sw_engine_flush(e);
+	struct sw_dissect_stats st;
+	sw_engine_stats(e, &st);
+	sw_engine_free(e);
+	assert_int_equal(sink.n_flows, 1);
+	assert_int_equal(sink.flows[0].app_proto, SW_APP_SMTP);
+	assert_int_equal(sink.flows[0].starttls.offered, SW_YES);
+	assert_int_equal(sink.flows[0].starttls.upgraded, SW_YES);
+	assert_int_equal(sink.flows[0].state_gaps, 0);
+	assert_in_range(st.classifier_calls, 1, SW_CLS_MAX_CALLS);
 }
 
 /*
@@ -289,8 +310,8 @@ int main(void)
 		cmocka_unit_test(test_smtp_on_2526),
 		cmocka_unit_test(test_smtp_hint_confirmed),
 		cmocka_unit_test(test_tls_on_8443),
-		cmocka_unit_test(test_tls_split_on_8443_by_ndpi),
-		cmocka_unit_test(test_no_ndpi_leaves_it_alone),
+		cmocka_unit_test(test_tls_split_on_8443),
+		cmocka_unit_test(test_smtp_bytewise_on_2526),
 		cmocka_unit_test(test_imap_on_1143_replayed),
 		cmocka_unit_test(test_pop3_on_1110),
 		cmocka_unit_test(test_plus_ok_alone_is_not_pop3),

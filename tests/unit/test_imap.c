@@ -127,6 +127,34 @@ static void test_stripped_after_offer(void **state)
 
 static void sc_no_history(struct sw_engine *e, size_t seg) { SESSION(e, 40002, ntop_login, seg); }
 
+/*
+ * Dovecot sends the post-login capability list (without STARTTLS) before its
+ * OK to LOGIN (pcaps/attack-imap-stripped.server.pcap): not a stripping.
+ */
+static const struct conv_step dovecot_login[] = {
+	CONV_S("* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ STARTTLS "
+	       "AUTH=PLAIN AUTH=LOGIN] Dovecot (Debian) ready.\r\n"),
+	CONV_C("HBJA2 LOGIN alice \"lab-secret\"\r\n"),
+	CONV_S("* CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT SORT=DISPLAY "
+	       "THREAD=REFERENCES MULTIAPPEND\r\nHBJA2 OK Logged in\r\n"),
+};
+
+static void sc_post_login_caps(struct sw_engine *e, size_t seg)
+{
+	SESSION(e, 40001, gmx_starttls, seg);
+	SESSION(e, 40003, dovecot_login, seg);
+}
+
+static void test_post_login_capabilities(void **state)
+{
+	run(sc_post_login_caps);
+	assert_int_equal(conv_count(&whole, SW_F_STARTTLS_STRIPPED, -1), 0);
+	assert_int_equal(conv_count(&whole, SW_F_STARTTLS_NOT_USED, 1), 1);
+	assert_int_equal(conv_count(&whole, SW_F_CLEARTEXT_AUTH, 1), 1);
+	assert_false(conv_evidence_has(&whole, "lab-secret"));
+	assert_int_equal(whole.flows[1].starttls.offered, SW_YES);
+}
+
 static void test_never_offered_is_not_stripped(void **state)
 {
 	run(sc_no_history);
@@ -426,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_starttls_benign),
 		cmocka_unit_test(test_stripped_after_offer),
 		cmocka_unit_test(test_never_offered_is_not_stripped),
+		cmocka_unit_test(test_post_login_capabilities),
 		cmocka_unit_test(test_masked_token),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_login_cleartext_offered),
