@@ -33,12 +33,17 @@ SERVER_IP6 = "2001:db8:5::25"
 # one server address per server configuration, so no two configurations share a history
 SERVERS = {"mx": "198.51.100.25", "plain": "198.51.100.26", "tls12": "198.51.100.27",
 	   "tls10": "198.51.100.28", "tls11": "198.51.100.29", "legacy": "198.51.100.30",
-	   "nss": "198.51.100.31"}
+	   "nss": "198.51.100.31", "exim": "198.51.100.32", "exim-legacy": "198.51.100.33"}
 LINKS = {"client": "m0", "server": "m1"}	# vantage -> interface in the middle namespace
 PROXY_PORT = 10000
 LEGACY_CIPHERS = "ALL:COMPLEMENTOFALL:@SECLEVEL=0"
 
 LOG = None
+# Debian packages unpacked into the lab's temporary directory rather than installed
+# (exim4 conflicts with postfix): package -> version, for package_version().
+UNPACKED = {}
+EXIM_DEBS = ("exim4-base", "exim4-daemon-light")
+EXIM_UID = 64999	# Debian-exim in the exim daemon's private /etc/passwd
 
 
 def log(msg):
@@ -49,14 +54,14 @@ def log(msg):
 		LOG.flush()
 
 
-def sh(*cmd, ns=None, check=True, timeout=60, env=None, stdin=None):
+def sh(*cmd, ns=None, check=True, timeout=60, env=None, stdin=None, cwd=None):
 	"""Run a command (in namespace ns), log its output, return (rc, output)."""
 	argv = (["ip", "netns", "exec", ns] if ns else []) + [str(c) for c in cmd]
 	LOG.write("$ " + " ".join(argv) + "\n")
 	LOG.flush()
 	try:
 		p = subprocess.run(argv, input=stdin, stdout=subprocess.PIPE,
-				   stderr=subprocess.STDOUT, timeout=timeout, env=env)
+				   stderr=subprocess.STDOUT, timeout=timeout, env=env, cwd=cwd)
 		out = p.stdout.decode("utf-8", "replace")
 		rc = p.returncode
 	except subprocess.TimeoutExpired as e:
@@ -313,6 +318,95 @@ service auth {{
 		sh("dovecot", "-c", self.conf, "stop", ns=NS_S, check=False)
 
 
+class Exim:
+	"""A real exim4 (Debian's exim4-daemon-light, GnuTLS) without installing it.
+
+	exim4 conflicts with postfix as a Debian package, so the lab fetches the .debs with
+	apt-get download and unpacks them with dpkg-deb -x into its temporary directory. The
+	binary runs from there with -C and a configuration whose paths (spool, log, pid file,
+	exim_path) all point into that directory. It looks up its compiled-in user
+	Debian-exim at start; that user exists only in a copy of /etc/passwd and /etc/group
+	bind-mounted over the real ones in a private mount namespace (unshare -m), so nothing
+	under /etc changes. queue_only: mail is accepted and never delivered.
+	"""
+
+	def __init__(self, lab, name, ciphers):
+		self.lab, self.name = lab, name
+		self.dir = os.path.join(lab.tmp, name)
+		self.conf = os.path.join(self.dir, "exim.conf")
+		self.pidfile = os.path.join(self.dir, "exim.pid")
+		for sub in ("spool", "log"):
+			os.makedirs(os.path.join(self.dir, sub))
+			os.chown(os.path.join(self.dir, sub), EXIM_UID, EXIM_UID)
+		with open(self.conf, "w") as f:
+			f.write(f"""\
+keep_environment =
+exim_path = {lab.exim_root}/usr/sbin/exim4
+spool_directory = {self.dir}/spool
+log_file_path = {self.dir}/log/%slog
+pid_file_path = {self.pidfile}
+primary_hostname = {name}.lab.example
+qualify_domain = lab.example
+local_interfaces = {SERVERS[name]}
+daemon_smtp_ports = 25
+never_users = root
+host_lookup =
+rfc1413_hosts =
+queue_only = true
+tls_advertise_hosts = *
+tls_certificate = {lab.tmp}/cert.pem
+tls_privatekey = {lab.tmp}/key.pem
+tls_require_ciphers = {ciphers}
+acl_smtp_rcpt = acl_check_rcpt
+begin acl
+acl_check_rcpt:
+  accept
+begin routers
+discard:
+  driver = redirect
+  data = :blackhole:
+""")
+
+	def start(self):
+		exim = f"{self.lab.exim_root}/usr/sbin/exim4"
+		t = self.lab.tmp
+		start_daemon("unshare", "-m", "sh", "-c",
+			     f"mount --bind {t}/exim-passwd /etc/passwd && "
+			     f"mount --bind {t}/exim-group /etc/group && exec {exim} -C {self.conf} -bd",
+			     ns=NS_S)
+
+	def stop(self):
+		try:
+			with open(self.pidfile) as f:
+				os.kill(int(f.read().split()[0]), signal.SIGTERM)
+		except (OSError, ValueError, IndexError):
+			pass
+
+
+def unpack_exim(lab):
+	"""Fetch and unpack exim4 into the temp dir; return the root it was unpacked into."""
+	root = os.path.join(lab.tmp, "exim-root")
+	debs = os.path.join(lab.tmp, "debs")
+	os.makedirs(debs)
+	if sh("apt-get", "download", *EXIM_DEBS, timeout=300, cwd=debs, check=False)[0] != 0:
+		sh("apt-get", "update", "-qq", timeout=300)	# stale package lists: refresh once
+		sh("apt-get", "download", *EXIM_DEBS, timeout=300, cwd=debs)
+	for deb in sorted(glob.glob(os.path.join(debs, "*.deb"))):
+		sh("dpkg-deb", "-x", deb, root)
+		_, pkg = sh("dpkg-deb", "-f", deb, "Package")
+		_, ver = sh("dpkg-deb", "-f", deb, "Version")
+		UNPACKED[pkg.strip()] = ver.strip()
+	with open("/etc/passwd") as f:
+		passwd = f.read()
+	with open("/etc/group") as f:
+		group = f.read()
+	with open(os.path.join(lab.tmp, "exim-passwd"), "w") as f:
+		f.write(passwd + f"Debian-exim:x:{EXIM_UID}:{EXIM_UID}:exim (lab):/nonexistent:/usr/sbin/nologin\n")
+	with open(os.path.join(lab.tmp, "exim-group"), "w") as f:
+		f.write(group + f"Debian-exim:x:{EXIM_UID}:\n")
+	return root
+
+
 # ---------------------------------------------------------------- capture and checks
 
 class Capture:
@@ -433,11 +527,15 @@ def check_capture(sc, files):
 
 
 def package_version(pkg):
+	if pkg in UNPACKED:
+		return UNPACKED[pkg] + " (unpacked, not installed)"
 	return subprocess.run(["dpkg-query", "-W", "-f", "${Version}", pkg], stdout=subprocess.PIPE,
-			      text=True).stdout.strip() or "?"
+			      stderr=subprocess.DEVNULL,
+			      text=True).stdout.strip() or (
+				      "(unpacked at run time)" if pkg in EXIM_DEBS else "?")
 
 
-def write_expect(sc, vantage, path, flows):
+def write_expect(sc, vantage, path, flows, pcap):
 	lines = [f"# {sc.name} ({vantage} vantage), made by pcaps/lab from real software; see pcaps/lab/README.md."]
 	lines += ["# " + l for l in sc.what.strip().splitlines()]
 	lines += textwrap.wrap("Software (Debian 12 packages): " + ", ".join(
@@ -452,6 +550,9 @@ def write_expect(sc, vantage, path, flows):
 	for i, fl in enumerate(sc.flows[vantage]):
 		lines += textwrap.wrap(f"flow {i + 1}: {fl.why.strip()}", 96,
 				       initial_indent="# ", subsequent_indent="#   ")
+	if sc.notes:
+		for note in sc.notes(vantage, pcap):
+			lines += textwrap.wrap(note, 96, initial_indent="# ", subsequent_indent="#   ")
 	lines.append("benign " + ("yes" if sc.benign(vantage) else "no"))
 	for (src, dst), fl in zip(flows, sc.flows[vantage]):
 		lines.append(f"flow client={src} server={dst} expect={','.join(fl.expect)} "
@@ -471,8 +572,10 @@ class Lab:
 		self.servers = []
 		self.dovecot = None
 		self.proxy = None
+		self.exim_root = None
+		self.exims = []
 
-	def setup(self):
+	def setup(self, with_exim=False):
 		teardown_namespaces()
 		# temporary directories of an earlier run that was killed before its cleanup
 		for d in glob.glob(os.path.join(tempfile.gettempdir(), PREFIX + "*")):
@@ -507,13 +610,22 @@ CipherString = {LEGACY_CIPHERS}
 		for s in self.servers:
 			s.start()
 		for name, addr in SERVERS.items():
-			if name != "nss":
+			if name not in ("nss", "exim", "exim-legacy"):
 				wait_for(f"postfix {name}", lambda: listening(NS_S, addr, 25))
 		wait_for("postfix mx 465/587", lambda: listening(NS_S, SERVERS["mx"], 587)
 			 and listening(NS_S, SERVERS["mx"], 465) and listening(NS_S, SERVER_IP6, 25))
 		wait_for("client MTA", lambda: listening(NS_C, "127.0.0.1", 25))
 		wait_for("dovecot", lambda: listening(NS_S, SERVERS["mx"], 143)
 			 and listening(NS_S, SERVERS["mx"], 110))
+		if with_exim:
+			self.exim_root = unpack_exim(self)
+			# Debian's defaults (GnuTLS NORMAL) and a legacy one that still allows 3DES and RC4
+			self.exims = [Exim(self, "exim", "NORMAL"),
+				      Exim(self, "exim-legacy", "NORMAL:+3DES-CBC:+ARCFOUR-128:+RSA:+SHA1")]
+			for x in self.exims:
+				x.start()
+			for x in self.exims:
+				wait_for(x.name, lambda: listening(NS_S, SERVERS[x.name], 25))
 
 	def teardown(self):
 		self.stop_proxy()
@@ -528,6 +640,8 @@ CipherString = {LEGACY_CIPHERS}
 			s.stop()
 		if self.dovecot:
 			self.dovecot.stop()
+		for x in self.exims:
+			x.stop()
 		teardown_namespaces()
 		shutil.rmtree(self.tmp, ignore_errors=True)
 
@@ -586,7 +700,7 @@ CipherString = {LEGACY_CIPHERS}
 		for vantage, pcap in cap.files.items():
 			dest = os.path.join(self.out, f"{sc.name}.{vantage}")
 			shutil.copyfile(pcap, dest + ".pcap")
-			write_expect(sc, vantage, dest + ".expect", flows[vantage])
+			write_expect(sc, vantage, dest + ".expect", flows[vantage], dest + ".pcap")
 		return []
 
 
@@ -618,7 +732,7 @@ def main():
 		signal.signal(sig, on_signal)
 	failures, kept = {}, 0
 	try:
-		lab.setup()
+		lab.setup(with_exim=any("exim" in sc.needs for sc in todo))
 		log(f"lab up in {time.time() - t0:.1f}s (log: /tmp/swlab-last.log)")
 		for sc in todo:
 			t = time.time()
