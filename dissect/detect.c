@@ -241,6 +241,7 @@ void sw_detect_flow_end(struct sw_engine_ctx *x)
 	ss.offered = a->info.starttls.offered;
 	ss.client_used = a->info.starttls.command_sent == SW_YES;
 	ss.stripped = (f->raised & (1u << SW_F_STARTTLS_STRIPPED)) != 0;
+	ss.foreign_path = (f->raised & (1u << SW_F_PATH_CHANGED)) != 0;
 	if (a->server_hello_seen) {
 		ss.tls_version = a->info.tls.version;
 		ss.tls_cipher = a->info.tls.cipher;

@@ -561,6 +561,19 @@ void sw_history_observe(struct sw_history *h, const struct sw_hist_session *ss)
 	}
 	key_server(&k, &ss->srv);
 	struct hrec *r = get(h, &k, now);
+	/*
+	 * A session answered from an unknown path says nothing about the
+	 * server: its capability list and TLS choice may be an interceptor's.
+	 * Only its fingerprint is kept, so that a path that stays becomes
+	 * stable (networks do change); an interceptor's stripped sessions never
+	 * lower the server's offer rate.
+	 */
+	if (r && ss->foreign_path) {
+		if (ss->has_fp)
+			learn_fp(r, &ss->fp);
+		touch(h, r, now);
+		return;
+	}
 	if (r) {
 		learn_server(h, r, ss, now);
 		if (ss->has_fp)
@@ -568,6 +581,8 @@ void sw_history_observe(struct sw_history *h, const struct sw_hist_session *ss)
 		if (ss->srv.name && *ss->srv.name && key_name(&k, &ss->srv))
 			memcpy(r->name, k.name, sizeof(r->name));
 	}
+	if (ss->foreign_path)
+		return;
 	if (key_name(&k, &ss->srv) && (r = get(h, &k, now)))
 		learn_server(h, r, ss, now);
 	if (ss->offered == SW_YES && ss->client_ip) {

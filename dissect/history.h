@@ -68,6 +68,7 @@ struct sw_hist_session {
 	enum sw_tri offered;       /* SW_UNSEEN: no capability list seen */
 	bool client_used;          /* the client sent STARTTLS */
 	bool stripped;             /* starttls_stripped was raised on this session */
+	bool foreign_path;         /* path_changed was raised: someone else may have answered */
 	uint16_t tls_version;      /* selected; 0: no ServerHello */
 	uint16_t tls_cipher;
 	bool has_fp;
