@@ -193,7 +193,7 @@ int sw_pubkey_load(const char *path, uint8_t pk[SW_PK_LEN], uint8_t keyid[SW_KEY
 	return 0;
 }
 
-static int write_all(int fd, const char *s, size_t n)
+int sw_write_all(int fd, const char *s, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, s, n);
@@ -217,7 +217,7 @@ static int create_file(const char *path, mode_t mode, bool force, const char *te
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (fchmod(fd, mode) != 0 || write_all(fd, text, n) != 0 || fsync(fd) != 0) {
+	if (fchmod(fd, mode) != 0 || sw_write_all(fd, text, n) != 0 || fsync(fd) != 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
 		return -1;

@@ -63,4 +63,7 @@ int sw_key_generate(const char *sec_path, const char *pub_path, bool force,
  */
 int sw_key_default_paths(char *sec, char *pub, size_t n, bool mkdir_it, char *err, size_t errlen);
 
+/* write() all n bytes, retrying on EINTR and short writes; 0 or -1 (errno). */
+int sw_write_all(int fd, const char *s, size_t n);
+
 #endif

@@ -12,26 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "keys.h"
 #include "minisig.h"
 #include "sw_common.h"
 
 #define SIGSTRUCT_LEN (2 + SW_KEYID_LEN + crypto_sign_BYTES)
 #define HASH_CHUNK 65536
-
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* path + suffix into out; false when it does not fit. */
 static bool with_suffix(char *out, size_t n, const char *path, const char *suffix)
@@ -87,7 +73,7 @@ int sw_minisig_write(const char *file_path, const struct sw_key *key,
 		snprintf(err, errlen, "%s: %s", tmp_path, strerror(errno));
 		return -1;
 	}
-	if (write_all(fd, text, (size_t)n) != 0 || fsync(fd) != 0) {
+	if (sw_write_all(fd, text, (size_t)n) != 0 || fsync(fd) != 0) {
 		snprintf(err, errlen, "%s: %s", tmp_path, strerror(errno));
 		close(fd);
 		unlink(tmp_path);

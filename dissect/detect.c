@@ -116,22 +116,6 @@ static struct memo_entry *memo_get(struct sw_memo *m, uint64_t key, bool create,
 
 /* ---- versions --------------------------------------------------------------- */
 
-/*
- * Comparable rank of a version: SSL 2.0 lowest, TLS 1.3 drafts and
- * experimental 1.3 code points (0x7fxx, 0x7exx, 0xfbxx) count as TLS 1.3.
- * 0 = unknown, never compared.
- */
-static uint16_t rank(uint16_t v)
-{
-	if (v == 0x0002)
-		return 0x0200;
-	if (v >= 0x0300 && v <= 0x0304)
-		return v;
-	if ((v >> 8) == 0x7f || (v >> 8) == 0x7e || (v >> 8) == 0xfb)
-		return 0x0304;
-	return 0;
-}
-
 /* ---- policy and history (policy.c, history.c) ------------------------------- */
 
 /*
@@ -468,8 +452,8 @@ static void client_hello(struct sw_engine_ctx *x, const struct sw_client_hello *
 	if (ch->fallback_scsv)
 		sw_raise(x, SW_F_TLS_FALLBACK_SCSV, 2, NULL, NULL, 0,
 			 "TLS_FALLBACK_SCSV (0x5600) in the ClientHello");
-	uint16_t r = rank(ch->max_version);
-	if (r && r < rank(cfg->tls_floor)) {
+	uint16_t r = sw_tls_version_rank(ch->max_version);
+	if (r && r < sw_tls_version_rank(cfg->tls_floor)) {
 		t->client_offered_weak_only = true;
 		sw_raise(x, SW_F_TLS_WEAK_CLIENT, 3, NULL, NULL, 0, NULL);
 	}
@@ -493,12 +477,12 @@ static void server_hello(struct sw_engine_ctx *x, const struct sw_server_hello *
 	t->downgrade_sentinel = sh->sentinel != 0;
 	memcpy(t->ja3s, sh->ja3s, sizeof(t->ja3s));
 
-	uint16_t sel = rank(sh->version);
-	uint16_t cli = a->client_hello_seen ? rank(t->client_max_version) : 0;
+	uint16_t sel = sw_tls_version_rank(sh->version);
+	uint16_t cli = a->client_hello_seen ? sw_tls_version_rank(t->client_max_version) : 0;
 
 	const struct sw_pol_rule *rule = flow_rule(x);
 	uint16_t floor = rule && rule->min_version ? rule->min_version : cfg->tls_floor;
-	if (sel && sel < rank(floor)) {
+	if (sel && sel < sw_tls_version_rank(floor)) {
 		uint8_t sev = sel <= 0x0300 ? 1 : 2;
 		const char *why = NULL;
 		policy_apply(rule, &sev, &why, "below the version floor the policy requires");
@@ -533,8 +517,8 @@ static void server_hello(struct sw_engine_ctx *x, const struct sw_server_hello *
 			why = "this server selected a higher version earlier in this run";
 		}
 		/* The client could meet the policy's min_version and the server chose less. */
-		if (rule && rule->min_version && sel < rank(rule->min_version) &&
-		    cli >= rank(rule->min_version))
+		if (rule && rule->min_version && sel < sw_tls_version_rank(rule->min_version) &&
+		    cli >= sw_tls_version_rank(rule->min_version))
 			policy_apply(rule, &sev, &why,
 				     "the client offered the policy's min_version, the server selected less");
 		if (sev)

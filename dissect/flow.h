@@ -237,6 +237,12 @@ bool sw_pop3_line(struct sw_engine_ctx *x, int dir, const uint8_t *line, uint32_
 /* SMTP DATA body scan; returns bytes consumed (all of them, or up to and including the terminator). */
 uint32_t sw_smtp_data(struct sw_engine_ctx *x, const uint8_t *p, uint32_t n);
 
+/*
+ * Client bytes arrived after STARTTLS (cmd: "STARTTLS" or "STLS") before its
+ * reply (RFC 3207 4, RFC 2595 3.1 and 4): raise command injection with the
+ * line already made safe by sw_mail_safe_line().
+ */
+void sw_mail_command_injection(struct sw_engine_ctx *x, const char *cmd, const uint8_t *shown, uint32_t len);
 /* Switch both directions to expect TLS after a STARTTLS success. */
 void sw_mail_starttls_accepted(struct sw_engine_ctx *x);
 

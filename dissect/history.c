@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "history.h"
+#include "tls.h"
 
 enum { K_SERVER = 1, K_NAME = 2, K_CLIENT = 3 };
 
@@ -113,22 +114,10 @@ uint32_t sw_history_rows(const struct sw_history *h) { return h ? h->n : 0; }
 
 /* ---- versions ------------------------------------------------------------------ */
 
-/* As detect.c: comparable rank, TLS 1.3 drafts count as 1.3, 0 unknown. */
-static uint16_t vrank(uint16_t v)
-{
-	if (v == 0x0002)
-		return 0x0200;
-	if (v >= 0x0300 && v <= 0x0304)
-		return v;
-	if ((v >> 8) == 0x7f || (v >> 8) == 0x7e || (v >> 8) == 0xfb)
-		return 0x0304;
-	return 0;
-}
-
 /* Bit of a version in the versions set: SSL 2.0, SSL 3.0, TLS 1.0 ... 1.3. */
 static uint8_t vbit(uint16_t v)
 {
-	uint16_t r = vrank(v);
+	uint16_t r = sw_tls_version_rank(v);
 	if (r == 0x0200)
 		return 1;
 	if (r >= 0x0300 && r <= 0x0304)
@@ -429,7 +418,7 @@ static enum sw_hist_verdict version_of(const struct sw_history *h, const struct 
 	enum sw_hist_verdict v = win_verdict(h, r->hi_win, r->hi_n, &hits);
 	if (v == SW_HV_UNKNOWN)
 		return v;
-	if (vrank(selected) >= vrank(r->max_version))
+	if (sw_tls_version_rank(selected) >= sw_tls_version_rank(r->max_version))
 		return SW_HV_QUIET;
 	char vb[24];
 	snprintf(detail, n, "%s selected %s in %u of its last %u TLS sessions (history)", who,
@@ -519,14 +508,14 @@ static void learn_tls(struct hrec *r, uint16_t v, uint16_t cipher)
 {
 	r->tls_sessions++;
 	r->versions |= vbit(v);
-	uint16_t rk = vrank(v);
-	if (rk && rk > vrank(r->max_version)) {
+	uint16_t rk = sw_tls_version_rank(v);
+	if (rk && rk > sw_tls_version_rank(r->max_version)) {
 		/* A new highest version starts a new window. */
 		r->max_version = v;
 		r->hi_win = 1;
 		r->hi_n = 1;
 	} else if (rk) {
-		win_push(&r->hi_win, &r->hi_n, rk == vrank(r->max_version));
+		win_push(&r->hi_win, &r->hi_n, rk == sw_tls_version_rank(r->max_version));
 	}
 	for (unsigned i = 0; i < r->n_ciphers; i++)
 		if (r->ciphers[i] == cipher)

@@ -251,15 +251,9 @@ static void client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n
 	uint32_t rl;
 	const uint8_t *shown = sw_mail_safe_line(SW_APP_IMAP, line, n, red, sizeof(red), &rl);
 
-	if (a->starttls_pending) {
-		/* RFC 3501 6.2.1 / RFC 2595 3.1: nothing may follow STARTTLS before its completion. */
-		struct sw_evidence ev[2] = {
-			{ 0, 8, (const uint8_t *)"STARTTLS" },
-			{ 0, (uint16_t)SW_MIN(rl, SW_EVIDENCE_LINE_MAX), shown },
-		};
-		sw_raise(x, SW_F_STARTTLS_COMMAND_INJECTION, 1, NULL, ev, 2,
-			 "client bytes after STARTTLS before the server's reply");
-	}
+	/* RFC 3501 6.2.1 / RFC 2595 3.1: nothing may follow STARTTLS before its completion. */
+	if (a->starttls_pending)
+		sw_mail_command_injection(x, "STARTTLS", shown, rl);
 	if (i == j) {
 		/* IDLE ends with an untagged "DONE" (RFC 2177); anything else lacks a command. */
 		if (!sw_span_is(line, 0, te, "DONE"))

@@ -171,6 +171,16 @@ const uint8_t *sw_mail_safe_line(enum sw_app_proto proto, const uint8_t *line, u
 	return buf;
 }
 
+void sw_mail_command_injection(struct sw_engine_ctx *x, const char *cmd, const uint8_t *shown, uint32_t len)
+{
+	struct sw_evidence ev[2] = {
+		{ 0, (uint16_t)strlen(cmd), (const uint8_t *)cmd },
+		{ 0, (uint16_t)SW_MIN(len, SW_EVIDENCE_LINE_MAX), shown },
+	};
+	sw_raise(x, SW_F_STARTTLS_COMMAND_INJECTION, 1, NULL, ev, 2,
+		 "client bytes after the STARTTLS command before the server's reply");
+}
+
 void sw_mail_starttls_accepted(struct sw_engine_ctx *x)
 {
 	struct sw_app *a = x->f->app;

@@ -191,15 +191,9 @@ static void client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n
 	uint32_t rl;
 	const uint8_t *shown = sw_mail_safe_line(SW_APP_POP3, line, n, red, sizeof(red), &rl);
 
-	if (a->starttls_pending) {
-		/* RFC 2595 4: nothing may follow STLS before its reply. */
-		struct sw_evidence ev[2] = {
-			{ 0, 4, (const uint8_t *)"STLS" },
-			{ 0, (uint16_t)SW_MIN(rl, SW_EVIDENCE_LINE_MAX), shown },
-		};
-		sw_raise(x, SW_F_STARTTLS_COMMAND_INJECTION, 1, NULL, ev, 2,
-			 "client bytes after STLS before the server's reply");
-	}
+	/* RFC 2595 4: nothing may follow STLS before its reply. */
+	if (a->starttls_pending)
+		sw_mail_command_injection(x, "STLS", shown, rl);
 	/* The client speaks before any server byte: the greeting was not captured. */
 	if (sw_cmdq_head(&s->q) == SW_V_GREETING && !s->greeting_seen && x->f->bytes[1] == 0)
 		sw_cmdq_pop(&s->q);

@@ -195,15 +195,9 @@ static bool client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t l
 	uint8_t red[64];
 	uint32_t rl;
 	const uint8_t *shown = sw_mail_safe_line(SW_APP_SMTP, line, n, red, sizeof(red), &rl);
-	if (a->starttls_pending) {
-		/* RFC 3207 4: STARTTLS ends a pipeline; nothing may follow before the reply. */
-		struct sw_evidence ev[2] = {
-			{ 0, 8, (const uint8_t *)"STARTTLS" },
-			{ 0, (uint16_t)SW_MIN(rl, SW_EVIDENCE_LINE_MAX), shown },
-		};
-		sw_raise(x, SW_F_STARTTLS_COMMAND_INJECTION, 1, NULL, ev, 2,
-			 "client bytes after STARTTLS before the server's reply");
-	}
+	/* RFC 3207 4: STARTTLS ends a pipeline; nothing may follow before the reply. */
+	if (a->starttls_pending)
+		sw_mail_command_injection(x, "STARTTLS", shown, rl);
 
 	enum sw_verb v = verb_of(line, n);
 	sw_cmdq_push(x, &s->q, (uint8_t)v);

@@ -58,6 +58,12 @@ int sw_tls_parse_server_hello(const uint8_t *body, size_t len, struct sw_server_
 /* rec/len: a whole SSLv2 record including its 2- or 3-byte header. */
 int sw_tls_parse_sslv2_client_hello(const uint8_t *rec, size_t len, struct sw_client_hello *out);
 int sw_tls_parse_sslv2_server_hello(const uint8_t *rec, size_t len, struct sw_server_hello *out);
+/*
+ * A comparable rank of a version: SSL 2.0 lowest, TLS 1.3 drafts and
+ * experimental 1.3 code points (0x7fxx, 0x7exx, 0xfbxx) count as TLS 1.3.
+ * 0 = unknown, never compared.
+ */
+uint16_t sw_tls_version_rank(uint16_t v);
 /* GREASE values (RFC 8701): 0x0a0a, 0x1a1a, ... 0xfafa. */
 static inline bool sw_tls_is_grease(uint16_t v) { return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff); }
 

@@ -537,3 +537,14 @@ const char *sw_tls_alert_name(uint8_t desc)
 	}
 	return NULL;
 }
+
+uint16_t sw_tls_version_rank(uint16_t v)
+{
+	if (v == 0x0002)
+		return 0x0200;
+	if (v >= 0x0300 && v <= 0x0304)
+		return v;
+	if ((v >> 8) == 0x7f || (v >> 8) == 0x7e || (v >> 8) == 0xfb)
+		return 0x0304;
+	return 0;
+}
