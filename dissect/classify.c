@@ -69,6 +69,18 @@ static bool could_become(int dir, const uint8_t *p, uint32_t n)
 	return false;
 }
 
+/* "GET /", "POST /"...: a method, SP, and an origin or absolute form. */
+static bool http_request(const uint8_t *p, uint32_t n)
+{
+	static const char *const methods[] = { "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH" };
+	for (size_t i = 0; i < SW_ARRAY_LEN(methods); i++) {
+		size_t k = strlen(methods[i]);
+		if (n > k + 1 && memcmp(p, methods[i], k) == 0 && p[k] == ' ' && (p[k + 1] == '/' || p[k + 1] == 'h'))
+			return true;
+	}
+	return false;
+}
+
 enum sw_app_proto sw_classify_first_bytes(int dir, const uint8_t *p, uint32_t n,
 					  enum sw_cls_strength *strength)
 {
@@ -78,6 +90,9 @@ enum sw_app_proto sw_classify_first_bytes(int dir, const uint8_t *p, uint32_t n,
 			return SW_APP_TLS;
 		if (sw_word_is(p, n, "EHLO") || sw_word_is(p, n, "HELO"))
 			return SW_APP_SMTP;
+		/* RFC 9112 3: an HTTP request line is neither mail nor TLS: no nDPI needed. */
+		if (http_request(p, n))
+			return SW_APP_UNKNOWN;
 	} else {
 		/* RFC 5321 4.2: "220" SP / "-"; FTP greets with 220 too, so only "SMTP" in the text decides. */
 		if (starts_with(p, n, "220 ") || starts_with(p, n, "220-")) {

@@ -38,7 +38,8 @@ enum sw_cls_strength { SW_CLS_NONE = 0, SW_CLS_HINT, SW_CLS_STRONG };
 /*
  * What the first payload bytes of direction dir (0 client->server) say.
  * Returns the protocol and sets *strength; SW_APP_UNKNOWN with SW_CLS_NONE
- * when the bytes say nothing we know.
+ * when the bytes say nothing we know, with SW_CLS_STRONG when they say the
+ * flow is something else (an HTTP request).
  */
 enum sw_app_proto sw_classify_first_bytes(int dir, const uint8_t *p, uint32_t n,
 					  enum sw_cls_strength *strength);

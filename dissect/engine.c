@@ -4,10 +4,12 @@
  * Invariants:
  *  - Flows live in a chained hash table (power-of-two buckets, seeded
  *    symmetric hash, so both directions land in one bucket) and on one of
- *    two LRU lists ordered by last packet time: EMBRYO (no payload yet, or
- *    already closed) and ACTIVE.  Idle flows are expired from the list heads
- *    by packet time; when the table is full the oldest EMBRYO flow (else the
- *    oldest ACTIVE one) is evicted, and every eviction is counted.
+ *    three LRU lists ordered by last packet time: CLOSED (ended, kept a few
+ *    seconds so late segments do not start a new flow), EMBRYO (no payload
+ *    yet) and ACTIVE.  Idle flows are expired from the list heads by packet
+ *    time; when the table is full the oldest CLOSED flow, else the oldest
+ *    EMBRYO one, else the oldest ACTIVE one is evicted.  Every eviction is
+ *    counted, and evicting a flow that had not ended is a cap hit.
  *  - struct sw_flow comes from a pool grown in chunks; nothing is allocated
  *    per packet.  struct sw_app is allocated once per mail/TLS flow.
  *  - The reassembly consumer (deliver) never stops a stream itself: it sets
@@ -22,7 +24,7 @@
 #include "history.h"
 #include "policy.h"
 
-enum { LIST_EMBRYO = 0, LIST_ACTIVE = 1, LIST__COUNT };
+enum { LIST_CLOSED = 0, LIST_EMBRYO = 1, LIST_ACTIVE = 2, LIST__COUNT };
 
 #define POOL_CHUNK 4096
 
@@ -63,6 +65,7 @@ void sw_dissect_config_default(struct sw_dissect_config *cfg)
 	cfg->max_flows = 1u << 19;
 	cfg->idle_timeout_ns = 600ull * 1000000000ull;
 	cfg->syn_timeout_ns = 30ull * 1000000000ull;
+	cfg->closed_timeout_ns = 5ull * 1000000000ull;
 	cfg->stream_buf_max = 16384;
 	cfg->ooo_max_bytes = 65536;
 	cfg->ooo_max_segments = 64;
@@ -254,13 +257,14 @@ enum { END_FIN, END_RST, END_TIMEOUT, END_EVICTED, END_FLUSH };
 
 static bool evict_one(struct sw_engine *e, uint64_t ts)
 {
-	struct sw_flow *f = e->lists[LIST_EMBRYO].head;
-	if (!f)
-		f = e->lists[LIST_ACTIVE].head;
+	struct sw_flow *f = NULL;
+	for (int l = 0; l < LIST__COUNT && !f; l++)
+		f = e->lists[l].head;
 	if (!f)
 		return false;
 	e->st.flows_evicted_cap++;
-	if (f->list == LIST_ACTIVE && !f->closed)
+	/* A flow that had not ended may have been a session about to speak. */
+	if (!f->closed)
 		e->st.caps_hit++;
 	flow_end(e, f, ts, END_EVICTED);
 	table_remove(e, f);
@@ -713,10 +717,9 @@ static void flow_end(struct sw_engine *e, struct sw_flow *f, uint64_t ts, int wh
 
 static void expire(struct sw_engine *e, uint64_t now)
 {
-	static const int order[LIST__COUNT] = { LIST_EMBRYO, LIST_ACTIVE };
-	for (int i = 0; i < LIST__COUNT; i++) {
-		int l = order[i];
-		uint64_t to = l == LIST_EMBRYO ? e->cfg.syn_timeout_ns : e->cfg.idle_timeout_ns;
+	for (int l = 0; l < LIST__COUNT; l++) {
+		uint64_t to = l == LIST_CLOSED ? e->cfg.closed_timeout_ns :
+			      l == LIST_EMBRYO ? e->cfg.syn_timeout_ns : e->cfg.idle_timeout_ns;
 		struct sw_flow *f;
 		while ((f = e->lists[l].head) && f->last_ts + to < now) {
 			if (!f->closed)
@@ -744,6 +747,9 @@ static void after_segment(struct sw_engine *e, struct sw_flow *f)
 			sw_reasm_stop(&a->rs[d], &e->cnt);
 			sw_tls_dir_free(&a->tls[d]);
 		}
+		/* Kept in the flow itself: later packets need not touch sw_app. */
+		if (a->rs[d].stopped)
+			f->finished |= (uint8_t)(1u << d);
 	}
 }
 
@@ -768,6 +774,10 @@ static bool app_start(struct sw_engine *e, struct sw_flow *f, int dir, const str
 {
 	enum sw_cls_strength st;
 	enum sw_app_proto proto = classify(f, dir, p->payload, p->payload_len, &st);
+	if (st == SW_CLS_STRONG && proto == SW_APP_UNKNOWN) {
+		f->ignored = true; /* decided: neither mail nor TLS */
+		return false;
+	}
 	if (st == SW_CLS_STRONG) {
 		f->app = app_new(e, f, proto);
 	} else if (st == SW_CLS_HINT || e->cfg.use_ndpi) {
@@ -852,7 +862,7 @@ static bool app_pending(struct sw_engine *e, struct sw_flow *f, int dir, const s
 
 static void payload(struct sw_engine *e, struct sw_flow *f, int dir, const struct sw_packet *p)
 {
-	if (f->ignored)
+	if (f->ignored || (f->finished & (1u << dir)))
 		return;
 	if (!f->app) {
 		if (!f->client_known && dir == 1 && p->payload_len >= 3 &&
@@ -937,12 +947,12 @@ void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
 
 	if (fl & SW_TH_RST) {
 		flow_end(e, f, p->ts_ns, END_RST);
-		lru_touch(e, f, LIST_EMBRYO);
+		lru_touch(e, f, LIST_CLOSED);
 	} else if (fl & SW_TH_FIN) {
 		f->fin |= (uint8_t)(1u << dir);
 		if (f->fin == 3) {
 			flow_end(e, f, p->ts_ns, END_FIN);
-			lru_touch(e, f, LIST_EMBRYO);
+			lru_touch(e, f, LIST_CLOSED);
 		}
 	}
 	sync_mem(e);

@@ -134,6 +134,7 @@ struct sw_flow {
 	bool syn_seen, synack_seen, client_known, closed, ignored;
 	uint8_t fin;                 /* bit 0: client FIN, bit 1: server FIN */
 	uint8_t isn_known;           /* bit d: isn[d] is the SYN's sequence number */
+	uint8_t finished;            /* bit d: direction d needs no more bytes (reassembly stopped) */
 	uint32_t isn[2];
 	uint32_t raised;             /* bitmask of findings raised on this flow */
 	uint64_t first_ts, last_ts;

@@ -203,6 +203,7 @@ struct sw_dissect_config {
 	uint32_t max_flows;            /* flow table cap; oldest idle evicted beyond it */
 	uint64_t idle_timeout_ns;      /* an established flow idle this long ends */
 	uint64_t syn_timeout_ns;       /* a flow that never carried payload ends sooner */
+	uint64_t closed_timeout_ns;    /* an ended flow is forgotten after this */
 	uint32_t stream_buf_max;       /* bytes held per direction awaiting a parser */
 	uint32_t ooo_max_bytes;        /* out-of-order bytes held per direction */
 	uint32_t ooo_max_segments;     /* out-of-order segments held per direction */

@@ -14,7 +14,13 @@ done
 for round in 1 2 3; do
 	"$SW" --no-sign --no-flow --state "$T/state" "${args[@]}" -o /dev/null &
 	pid=$!
-	sleep "0.$((RANDOM % 6 + 2))"
+	# Once the first rows are committed, kill at a random moment among later writes.
+	for _ in $(seq 500); do
+		"$SW" history --state "$T/state" 2>/dev/null | grep -q '^server ' && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.005
+	done
+	sleep "0.0$((RANDOM % 5))"
 	kill -0 "$pid" 2>/dev/null || fail "round $round: the run ended before the kill"
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null && fail "round $round: not killed"

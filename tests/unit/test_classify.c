@@ -48,7 +48,10 @@ static void test_first_bytes(void **state)
 		{ 1, "+OK lavad\r\n", SW_APP_POP3, SW_CLS_HINT },
 		{ 1, "+OKAY\r\n", SW_APP_UNKNOWN, SW_CLS_NONE },
 		{ 0, "+OK lavad\r\n", SW_APP_UNKNOWN, SW_CLS_NONE },
-		{ 0, "GET / HTTP/1.1\r\n", SW_APP_UNKNOWN, SW_CLS_NONE },
+		/* An HTTP request is decided at once: neither mail nor TLS, no nDPI. */
+		{ 0, "GET / HTTP/1.1\r\n", SW_APP_UNKNOWN, SW_CLS_STRONG },
+		{ 0, "POST http://x/ HTTP/1.1\r\n", SW_APP_UNKNOWN, SW_CLS_STRONG },
+		{ 0, "GETX / HTTP/1.1\r\n", SW_APP_UNKNOWN, SW_CLS_NONE },
 		{ 1, "HTTP/1.1 200 OK\r\n", SW_APP_UNKNOWN, SW_CLS_NONE },
 		{ 0, "", SW_APP_UNKNOWN, SW_CLS_NONE },
 		/* Too short to tell: tiny first segments of what may be a greeting. */
@@ -282,7 +285,8 @@ static void test_http_given_up(void **state)
 	struct outcome o;
 	play(true, 8080, st, SW_ARRAY_LEN(st), &o);
 	assert_int_equal(sink.n_flows, 0);
-	assert_int_equal(o.st.classifier_calls, 1);
+	/* The request line decides: nDPI is never started for plain HTTP. */
+	assert_int_equal(o.st.classifier_calls, 0);
 	assert_int_equal(o.st.flows_mail + o.st.flows_tls, 0);
 	assert_int_equal(o.st.mem_bytes, o.mem_start);
 }
