@@ -4,7 +4,7 @@
  *   stripwatch [options] -r FILE [-r FILE ...]     capture files, one timeline
  *   stripwatch [options] -i IFACE [BPF filter ...]  live capture
  *   stripwatch keygen -s SECRET -p PUBLIC [--force]
- *   stripwatch verify -p PUBLIC FILE ...
+ *   stripwatch verify -p PUBLIC [-p PUBLIC ...] [--open] [--json] FILE ...
  *   stripwatch history [--state DIR]
  *
  * Exit status: 0 all input read; 1 an input file was corrupt or unreadable
@@ -73,7 +73,7 @@ static void usage(FILE *f)
 		"usage: stripwatch [options] -r FILE [-r FILE ...]\n"
 		"       stripwatch [options] -i IFACE [BPF filter ...]\n"
 		"       stripwatch keygen -s SECRET -p PUBLIC [--force]\n"
-		"       stripwatch verify -p PUBLIC FILE ...\n"
+		"       stripwatch verify -p PUBLIC [-p PUBLIC ...] [--open] [--json] FILE ...\n"
 		"       stripwatch history [--state DIR]\n"
 		"\n"
 		"Watches SMTP, IMAP, POP3 and TLS for STARTTLS stripping and TLS downgrades;\n"
