@@ -120,6 +120,19 @@ struct sw_alert {
 	uint64_t lines_lost;          /* lines never written (not in the chain, or unwritten at close) */
 	bool write_failing;           /* the last write failed; said so on stderr */
 
+	/*
+	 * The text of the last flow's addresses and Community ID: the alerts
+	 * and the flow line of one flow come one after another.
+	 */
+	struct tuple_text {
+		bool valid;
+		uint8_t ip_version;
+		uint8_t client_ip[16], server_ip[16];
+		uint16_t client_port, server_port;
+		char src[INET6_ADDRSTRLEN], dest[INET6_ADDRSTRLEN];
+		char cid[SW_COMMUNITY_ID_LEN];
+	} tt;
+
 	size_t olen;
 	char obuf[OBUF_MAX];
 	/* SW_CHAIN_CONTEXT immediately followed by the line being built. */
@@ -443,25 +456,61 @@ static size_t strip_eol(const uint8_t *b, size_t n)
 	return n;
 }
 
+/* Dotted decimal, as inet_ntop(AF_INET) writes it; out holds 16 bytes. */
+static void ipv4_text(const uint8_t ip[4], char *out)
+{
+	for (int k = 0; k < 4; k++) {
+		unsigned v = ip[k];
+		if (v >= 100)
+			*out++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*out++ = (char)('0' + v / 10 % 10);
+		*out++ = (char)('0' + v % 10);
+		*out++ = k < 3 ? '.' : '\0';
+	}
+}
+
+static void addr_text(uint8_t ip_version, const uint8_t ip[16], char out[INET6_ADDRSTRLEN])
+{
+	if (ip_version != 6)
+		ipv4_text(ip, out);
+	else if (!inet_ntop(AF_INET6, ip, out, INET6_ADDRSTRLEN))
+		strcpy(out, "?");
+}
+
+/* The tuple's text, made again only when the flow is not the last one formatted. */
+static const struct tuple_text *tuple_text(struct sw_alert *a, const struct sw_flow_info *fi)
+{
+	struct tuple_text *t = &a->tt;
+	if (t->valid && t->ip_version == fi->ip_version && t->client_port == fi->client_port &&
+	    t->server_port == fi->server_port && memcmp(t->client_ip, fi->client_ip, 16) == 0 &&
+	    memcmp(t->server_ip, fi->server_ip, 16) == 0)
+		return t;
+	t->ip_version = fi->ip_version;
+	t->client_port = fi->client_port;
+	t->server_port = fi->server_port;
+	memcpy(t->client_ip, fi->client_ip, 16);
+	memcpy(t->server_ip, fi->server_ip, 16);
+	addr_text(fi->ip_version, fi->client_ip, t->src);
+	addr_text(fi->ip_version, fi->server_ip, t->dest);
+	sw_community_id(a->o.community_seed, fi->ip_version, 6, fi->client_ip, fi->client_port,
+			fi->server_ip, fi->server_port, t->cid);
+	t->valid = true;
+	return t;
+}
+
 static void put_tuple(struct sw_alert *a, struct jb *j, const struct sw_flow_info *fi)
 {
-	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN], cid[SW_COMMUNITY_ID_LEN];
-	int af = fi->ip_version == 6 ? AF_INET6 : AF_INET;
-	if (!inet_ntop(af, fi->client_ip, s, sizeof s))
-		strcpy(s, "?");
-	if (!inet_ntop(af, fi->server_ip, d, sizeof d))
-		strcpy(d, "?");
-	jb_m_str(j, "src_ip", s);
+	const struct tuple_text *t = tuple_text(a, fi);
+	jb_m_str(j, "src_ip", t->src);
 	jb_m_u64(j, "src_port", fi->client_port);
-	jb_m_str(j, "dest_ip", d);
+	jb_m_str(j, "dest_ip", t->dest);
 	jb_m_u64(j, "dest_port", fi->server_port);
 	jb_m_str(j, "proto", "TCP");
 	const char *ap = sw_app_proto_name(fi->app_proto);
 	if (ap)
 		jb_m_str(j, "app_proto", ap);
-	sw_community_id(a->o.community_seed, fi->ip_version, 6, fi->client_ip, fi->client_port,
-			fi->server_ip, fi->server_port, cid);
-	jb_m_str(j, "community_id", cid);
+	jb_m_str(j, "community_id", t->cid);
 }
 
 static bool is_mail(enum sw_app_proto p)

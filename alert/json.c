@@ -37,17 +37,43 @@ void jb_close(struct jb *j, char c)
 		j->buf[j->len++] = c;
 }
 
+/* jb_raw(j, &c, 1) without a call to memcpy. */
+static inline void jb_byte(struct jb *j, char c)
+{
+	if (j->over || j->len >= j->limit) {
+		j->over = true;
+		return;
+	}
+	j->buf[j->len++] = c;
+}
+
 static void jb_sep(struct jb *j)
 {
 	if (j->len > 0 && j->buf[j->len - 1] != '{' && j->buf[j->len - 1] != '[')
-		jb_raw(j, ",", 1);
+		jb_byte(j, ',');
 }
 
 void jb_key(struct jb *j, const char *name)
 {
+	size_t nl = strlen(name);
+	bool sep = j->len > 0 && j->buf[j->len - 1] != '{' && j->buf[j->len - 1] != '[';
+	size_t need = (sep ? 1 : 0) + nl + 3;
+	if (!j->over && j->len <= j->limit && need <= j->limit - j->len) {
+		/* All of it fits: one pass.  Else piece by piece, as before. */
+		char *p = j->buf + j->len;
+		if (sep)
+			*p++ = ',';
+		*p++ = '"';
+		memcpy(p, name, nl);
+		p += nl;
+		*p++ = '"';
+		*p = ':';
+		j->len += need;
+		return;
+	}
 	jb_sep(j);
 	jb_raw(j, "\"", 1);
-	jb_cstr(j, name);
+	jb_raw(j, name, nl);
 	jb_raw(j, "\":", 2);
 }
 
@@ -98,11 +124,45 @@ size_t sw_utf8_seq_len(const uint8_t *s, size_t n)
 
 static const char hexdig[] = "0123456789abcdef";
 
+/* Bytes copied as they are, without a look at UTF-8: printable ASCII but '"' and '\\'. */
+static const uint8_t plain_tab[256] = { /* 0x80..0xff: 0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70 */
+};
+
+static inline bool plain_ascii(uint8_t c)
+{
+	return plain_tab[c] != 0;
+}
+
+/*
+ * Runs of plain ASCII go out with one memcpy each; every other byte takes
+ * the rules above one character at a time.  Fails exactly when the whole
+ * escaped text is longer than outcap (pieces are written in order).
+ */
 size_t sw_json_escape(char *out, size_t outcap, const uint8_t *s, size_t n)
 {
 	size_t o = 0;
 	size_t i = 0;
 	while (i < n) {
+		size_t r = i;
+		while (r < n && plain_ascii(s[r]))
+			r++;
+		if (r > i) {
+			if (outcap - o < r - i)
+				return (size_t)-1;
+			memcpy(out + o, s + i, r - i);
+			o += r - i;
+			i = r;
+			if (i == n)
+				break;
+		}
 		uint8_t c = s[i];
 		char esc = 0;
 		switch (c) {
@@ -146,7 +206,7 @@ size_t sw_json_escape(char *out, size_t outcap, const uint8_t *s, size_t n)
 
 void jb_strn(struct jb *j, const uint8_t *s, size_t n)
 {
-	jb_raw(j, "\"", 1);
+	jb_byte(j, '"');
 	if (j->over || j->len > j->limit)
 		return;
 	size_t w = sw_json_escape(j->buf + j->len, j->limit - j->len, s, n);
@@ -155,7 +215,7 @@ void jb_strn(struct jb *j, const uint8_t *s, size_t n)
 		return;
 	}
 	j->len += w;
-	jb_raw(j, "\"", 1);
+	jb_byte(j, '"');
 }
 
 void jb_str(struct jb *j, const char *s)
