@@ -7,12 +7,16 @@
  *   paths[cur]; files are opened when reached, in the order given, and a
  *   file that cannot be opened or fails part-way is reported once (-1 from
  *   sw_source_next) and then skipped.
- * - pcap vs pcapng is libpcap's decision from the file header.  Timestamps
- *   are requested at nanosecond precision; a handle that still reports
- *   microseconds is scaled.
- * - sw_source_next() is the hot path: pcap_next_ex() over a stdio stream
- *   with a 256 KiB buffer, sw_decode(), counters.  No allocation, no
- *   formatting except on the error path.
+ * - A regular file holding classic pcap (2.4, either magic and byte
+ *   order) of a supported link type is read by pcapfile.c, frames parsed in
+ *   place in a 1 MiB read(2) buffer.  Everything else (pcapng, other pcap
+ *   variants and link types, pipes, /dev/stdin) goes to libpcap, which
+ *   decides pcap vs pcapng from the header; its timestamps are requested at
+ *   nanosecond precision and a handle that still reports microseconds is
+ *   scaled.  Both readers give the same frames and the same error lines.
+ * - sw_source_next() is the hot path: the next frame (pcapfile.c, or
+ *   pcap_next_ex() over a stdio stream with a 256 KiB buffer), sw_decode(),
+ *   counters.  No allocation, no formatting except on the error path.
  * - Every error is one line in src->err: "stripwatch: WHAT: ...".
  * - Live handles are non-blocking: with TPACKET_V3 the kernel retires a
  *   ring block on the timeout only when it holds a packet, so a blocking
@@ -21,15 +25,19 @@
  *   returns 0 if nothing came (the only syscall of an idle read).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <pcap/pcap.h>
 
 #include "sw_capture.h"
+#include "pcapfile.h"
 
 #define SW_FILE_BUF_SIZE (256u << 10) /* stdio buffer under libpcap's reads */
 #define SW_LIVE_SNAPLEN 262144
@@ -58,6 +66,8 @@ struct sw_source {
 	size_t cur;             /* file being read (== n_paths at the end) */
 	size_t last_file;       /* file of the last packet returned */
 	void *fbuf;             /* stdio buffer of the open file */
+	bool native;            /* paths[cur] is open in pf, not in pcap */
+	struct sw_pcapfile pf;  /* the classic pcap reader; its buffer is kept across files */
 
 	uint64_t index;         /* frames read from the current file (live: run) */
 	struct sw_capture_stats st;
@@ -68,6 +78,9 @@ struct sw_source {
 
 static void close_handle(struct sw_source *src)
 {
+	if (src->native)
+		close(src->pf.fd);
+	src->native = false;
 	if (src->pcap)
 		pcap_close(src->pcap); /* closes the FILE as well */
 	src->pcap = NULL;
@@ -75,15 +88,38 @@ static void close_handle(struct sw_source *src)
 	src->fbuf = NULL;
 }
 
-/* Open paths[cur] into src->pcap.  0, or -1 with src->err set. */
+/* Open paths[cur] into src->pf (classic pcap) or src->pcap.  0, or -1 with src->err set. */
 static int open_file(struct sw_source *src)
 {
 	const char *path = src->paths[src->cur];
 	char perr[PCAP_ERRBUF_SIZE] = "";
+	struct stat sb;
 
-	FILE *fp = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(src->err, sizeof(src->err), "stripwatch: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Our reader wants a regular file: it reads the header with pread(). */
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		int rc = sw_pcapfile_probe(&src->pf, fd);
+		if (rc < 0) {
+			snprintf(src->err, sizeof(src->err), "stripwatch: %s: %s", path, src->pf.err);
+			close(fd);
+			return -1;
+		}
+		if (rc == 1) {
+			(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL); /* a larger readahead */
+			src->native = true;
+			src->dlt = src->pf.dlt;
+			src->index = 0;
+			return 0;
+		}
+	}
+	FILE *fp = fdopen(fd, "rb");
 	if (!fp) {
 		snprintf(src->err, sizeof(src->err), "stripwatch: %s: %s", path, strerror(errno));
+		close(fd);
 		return -1;
 	}
 	/* A large stdio buffer halves libpcap's read cost; without it stdio picks its own. */
@@ -117,6 +153,7 @@ static void free_source(struct sw_source *src)
 	if (!src)
 		return;
 	close_handle(src);
+	sw_pcapfile_free(&src->pf);
 	for (size_t i = 0; i < src->n_paths; i++)
 		free(src->paths[i]);
 	free(src->paths);
@@ -264,17 +301,29 @@ struct sw_source *sw_source_open_live(const struct sw_live_opts *opts, char *err
 static int file_failed(struct sw_source *src)
 {
 	snprintf(src->err, sizeof(src->err), "stripwatch: %s: packet %llu: %s",
-		 src->paths[src->cur], (unsigned long long)src->index + 1, pcap_geterr(src->pcap));
+		 src->paths[src->cur], (unsigned long long)src->index + 1,
+		 src->native ? src->pf.err : pcap_geterr(src->pcap));
 	close_handle(src);
 	src->cur++;
 	return -1;
 }
 
-/* Next frame of the file timeline: 1 with h/data, 0 at the end, -1 on error. */
-static int next_file_frame(struct sw_source *src, struct pcap_pkthdr **h, const u_char **data)
+/* A libpcap frame as our frame view; nanoseconds either way. */
+static inline void pcap_frame(const struct sw_source *src, const struct pcap_pkthdr *h,
+			      const u_char *data, struct sw_pcapfile_frame *fr)
+{
+	uint64_t frac = (uint64_t)(uint32_t)h->ts.tv_usec;
+
+	fr->data = data;
+	fr->caplen = h->caplen;
+	fr->ts_ns = (uint64_t)h->ts.tv_sec * 1000000000u + (src->nano ? frac : frac * 1000u);
+}
+
+/* Next frame of the file timeline: 1 with *fr, 0 at the end, -1 on error. */
+static int next_file_frame(struct sw_source *src, struct sw_pcapfile_frame *fr)
 {
 	for (;;) {
-		if (!src->pcap) {
+		if (!src->native && !src->pcap) {
 			if (src->cur >= src->n_paths)
 				return 0;
 			if (open_file(src) < 0) {
@@ -282,10 +331,23 @@ static int next_file_frame(struct sw_source *src, struct pcap_pkthdr **h, const 
 				return -1;
 			}
 		}
-		int rc = pcap_next_ex(src->pcap, h, data);
-		if (SW_LIKELY(rc == 1))
-			return 1;
-		if (rc == PCAP_ERROR_BREAK) { /* end of this file */
+		int rc;
+		if (SW_LIKELY(src->native)) {
+			rc = sw_pcapfile_next(&src->pf, fr);
+			if (SW_LIKELY(rc == 1))
+				return 1;
+		} else {
+			struct pcap_pkthdr *h;
+			const u_char *data;
+			rc = pcap_next_ex(src->pcap, &h, &data);
+			if (SW_LIKELY(rc == 1)) {
+				pcap_frame(src, h, data, fr);
+				return 1;
+			}
+			if (rc == PCAP_ERROR_BREAK)
+				rc = 0;
+		}
+		if (rc == 0) { /* end of this file */
 			close_handle(src);
 			src->cur++;
 			continue;
@@ -295,22 +357,25 @@ static int next_file_frame(struct sw_source *src, struct pcap_pkthdr **h, const 
 }
 
 /*
- * Next live frame: 1 with h/data; 0 when none came within the timeout or
+ * Next live frame: 1 with *fr; 0 when none came within the timeout or
  * after sw_source_break(); -1 on a capture error.  *waited spans one
  * sw_source_next() call, so it waits at most once however many frames it
  * skips.
  */
-static int next_live_frame(struct sw_source *src, struct pcap_pkthdr **h, const u_char **data,
-			   bool *waited)
+static int next_live_frame(struct sw_source *src, struct sw_pcapfile_frame *fr, bool *waited)
 {
 	for (;;) {
 		if (SW_UNLIKELY(src->stop)) {
 			src->stop = 0;
 			return 0;
 		}
-		int rc = pcap_next_ex(src->pcap, h, data);
-		if (SW_LIKELY(rc == 1))
+		struct pcap_pkthdr *h;
+		const u_char *data;
+		int rc = pcap_next_ex(src->pcap, &h, &data);
+		if (SW_LIKELY(rc == 1)) {
+			pcap_frame(src, h, data, fr);
 			return 1;
+		}
 		if (rc == PCAP_ERROR_BREAK) {
 			src->stop = 0;
 			return 0;
@@ -332,13 +397,12 @@ static int next_live_frame(struct sw_source *src, struct pcap_pkthdr **h, const 
 
 int sw_source_next(struct sw_source *src, struct sw_packet *pkt)
 {
-	struct pcap_pkthdr *h;
-	const u_char *data;
+	struct sw_pcapfile_frame fr;
 	bool waited = false;
 
 	for (;;) {
 		if (src->live) {
-			int rc = next_live_frame(src, &h, &data, &waited);
+			int rc = next_live_frame(src, &fr, &waited);
 			if (rc != 1)
 				return rc;
 		} else {
@@ -346,21 +410,20 @@ int sw_source_next(struct sw_source *src, struct sw_packet *pkt)
 				src->stop = 0;
 				return 0;
 			}
-			int rc = next_file_frame(src, &h, &data);
+			int rc = next_file_frame(src, &fr);
 			if (rc != 1)
 				return rc;
 		}
 
 		src->index++;
 		src->st.frames++;
-		src->st.bytes += h->caplen;
-		enum sw_decode_result r = sw_decode(src->dlt, data, h->caplen, pkt);
+		src->st.bytes += fr.caplen;
+		enum sw_decode_result r = sw_decode(src->dlt, fr.data, fr.caplen, pkt);
 		src->st.by_result[r]++;
 		if (r != SW_DECODE_TCP)
 			continue;
 		src->st.tcp++;
-		uint64_t frac = (uint64_t)(uint32_t)h->ts.tv_usec;
-		pkt->ts_ns = (uint64_t)h->ts.tv_sec * 1000000000u + (src->nano ? frac : frac * 1000u);
+		pkt->ts_ns = fr.ts_ns;
 		pkt->index = src->index;
 		pkt->file_no = (uint32_t)src->cur;
 		src->last_file = src->cur;

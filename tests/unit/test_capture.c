@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,7 +30,7 @@
 #define MAGIC_NS 0xa1b23c4du
 
 static char g_dir[64];
-static char g_files[32][128];
+static char g_files[64][128];
 static size_t g_n_files;
 
 /* A path inside the test directory, remembered for removal. */
@@ -127,29 +128,41 @@ struct rec {
 static void write_u32(FILE *fp, uint32_t v) { assert_int_equal(fwrite(&v, 4, 1, fp), 1); }
 static void write_u16(FILE *fp, uint16_t v) { assert_int_equal(fwrite(&v, 2, 1, fp), 1); }
 
+/* Header fields in the writer's byte order: host order, or swapped. */
+static bool g_swap;
+static void wr32(FILE *fp, uint32_t v) { write_u32(fp, g_swap ? __builtin_bswap32(v) : v); }
+static void wr16(FILE *fp, uint16_t v) { write_u16(fp, g_swap ? __builtin_bswap16(v) : v); }
+
+/* A classic pcap file, version major.minor, in the byte order g_swap says. */
+static void write_pcap_fp(FILE *fp, uint32_t magic, uint16_t minor, uint32_t linktype,
+			  uint32_t snaplen, const struct rec *r, size_t n)
+{
+	wr32(fp, magic);
+	wr16(fp, 2);
+	wr16(fp, minor);
+	wr32(fp, 0);
+	wr32(fp, 0);
+	wr32(fp, snaplen);
+	wr32(fp, linktype);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t cap = r[i].caplen ? r[i].caplen : r[i].f->n;
+		uint32_t wr = r[i].write_len ? r[i].write_len : cap;
+		wr32(fp, r[i].sec);
+		wr32(fp, r[i].frac);
+		wr32(fp, cap);
+		wr32(fp, r[i].len ? r[i].len : cap);
+		if (wr)
+			assert_int_equal(fwrite(r[i].f->b, 1, wr, fp), wr);
+	}
+}
+
 static const char *write_pcap(const char *name, uint32_t magic, uint32_t linktype,
 			      uint32_t snaplen, const struct rec *r, size_t n)
 {
 	const char *path = tmp_path(name);
 	FILE *fp = fopen(path, "wb");
 	assert_non_null(fp);
-	write_u32(fp, magic);
-	write_u16(fp, 2);
-	write_u16(fp, 4);
-	write_u32(fp, 0);
-	write_u32(fp, 0);
-	write_u32(fp, snaplen);
-	write_u32(fp, linktype);
-	for (size_t i = 0; i < n; i++) {
-		uint32_t cap = r[i].caplen ? r[i].caplen : r[i].f->n;
-		uint32_t wr = r[i].write_len ? r[i].write_len : cap;
-		write_u32(fp, r[i].sec);
-		write_u32(fp, r[i].frac);
-		write_u32(fp, cap);
-		write_u32(fp, r[i].len ? r[i].len : cap);
-		if (wr)
-			assert_int_equal(fwrite(r[i].f->b, 1, wr, fp), wr);
-	}
+	write_pcap_fp(fp, magic, 4, linktype, snaplen, r, n);
 	assert_int_equal(fclose(fp), 0);
 	return path;
 }
@@ -553,6 +566,376 @@ static void test_break_file_mode(void **state)
 	sw_source_close(src);
 }
 
+/* ---- the classic pcap reader ------------------------------------------- */
+
+/* What libpcap itself makes of a file: every frame before its first error. */
+struct lp_result {
+	bool open_failed;
+	uint64_t frames, bytes;
+	uint64_t ts[16];
+	char err[PCAP_ERRBUF_SIZE];
+};
+
+static void libpcap_read(const char *path, struct lp_result *res)
+{
+	char perr[PCAP_ERRBUF_SIZE] = "";
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, perr);
+	if (!p) {
+		res->open_failed = true;
+		snprintf(res->err, sizeof(res->err), "%s", perr);
+		return;
+	}
+	while ((rc = pcap_next_ex(p, &h, &d)) == 1) {
+		assert_true(res->frames < SW_ARRAY_LEN(res->ts));
+		res->ts[res->frames++] = (uint64_t)h->ts.tv_sec * 1000000000u +
+					 (uint64_t)h->ts.tv_usec;
+		res->bytes += h->caplen;
+	}
+	if (rc != PCAP_ERROR_BREAK)
+		snprintf(res->err, sizeof(res->err), "%s", pcap_geterr(p));
+	pcap_close(p);
+}
+
+/*
+ * The source gives the frames, times, captured bytes and error line that
+ * libpcap gives for the same file.  Returns the number of frames.
+ */
+static uint64_t expect_same_as_libpcap(const char *path)
+{
+	struct lp_result lp;
+	char err[512] = "", want[700];
+	struct sw_packet p;
+	struct sw_capture_stats st;
+	int rc;
+
+	libpcap_read(path, &lp);
+	struct sw_source *src = sw_source_open_files(&path, 1, err, sizeof(err));
+	if (lp.open_failed) {
+		assert_null(src);
+		snprintf(want, sizeof(want), "stripwatch: %s: %s", path, lp.err);
+		assert_string_equal(err, want);
+		return 0;
+	}
+	if (!src)
+		fail_msg("open failed: %s", err);
+	while ((rc = sw_source_next(src, &p)) == 1) {
+		assert_true(p.index >= 1 && p.index <= lp.frames);
+		assert_int_equal(p.ts_ns, lp.ts[p.index - 1]);
+	}
+	if (*lp.err) {
+		assert_int_equal(rc, -1);
+		snprintf(want, sizeof(want), "stripwatch: %s: packet %llu: %s", path,
+			 (unsigned long long)lp.frames + 1, lp.err);
+		assert_string_equal(sw_source_error(src), want);
+		assert_int_equal(sw_source_next(src, &p), 0);
+	} else {
+		assert_int_equal(rc, 0);
+	}
+	sw_source_stats(src, &st);
+	assert_int_equal(st.frames, lp.frames);
+	assert_int_equal(st.bytes, lp.bytes);
+	sw_source_close(src);
+	return lp.frames;
+}
+
+static void test_classic_byte_orders(void **state)
+{
+	struct frame a = eth_tcp(13001, "EHLO x\r\n"), b = eth_tcp(13002, "");
+	/* Seconds past 2038: unsigned in the file format, and libpcap's own
+	 * reader would sign-extend them; so these times also show that our
+	 * reader took the file. */
+	struct rec r[] = {
+		{ 1700000000, 999999, &a, 0, 0, 0 },
+		{ 0x80000001u, 5, &b, 0, 0, 0 },
+		{ 0xffffffffu, 999999, &a, 0, 0, 0 },
+	};
+	static const char *names[4] = { "us-host.pcap", "us-swapped.pcap", "ns-host.pcap",
+					"ns-swapped.pcap" };
+	for (int v = 0; v < 4; v++) {
+		bool nano = v >= 2;
+		uint64_t mul = nano ? 1 : 1000;
+		r[0].frac = nano ? 999999999u : 999999u;
+		g_swap = v & 1;
+		const char *path = write_pcap(names[v], nano ? MAGIC_NS : MAGIC_US, DLT_EN10MB,
+					      262144, r, 3);
+		g_swap = false;
+		struct sw_source *src = open_ok(&path, 1);
+		struct sw_packet p;
+		expect_packet(src, 13001, 1, 0, 1700000000ull * 1000000000u + r[0].frac * mul);
+		expect_packet(src, 13002, 2, 0, 0x80000001ull * 1000000000u + 5 * mul);
+		expect_packet(src, 13001, 3, 0, 0xffffffffull * 1000000000u + 999999 * mul);
+		assert_int_equal(sw_source_next(src, &p), 0);
+		sw_source_close(src);
+	}
+}
+
+/* LINKTYPE_RAW (101) is DLT_RAW (12 here); LINKTYPE_IPV4 228 is DLT_IPV4. */
+static void test_classic_link_types(void **state)
+{
+	struct frame ip = { .n = 0 };
+	put_ipv4_tcp(&ip, 14001, "x");
+	struct rec r[] = { { 1, 0, &ip, 0, 0, 0 } };
+	const uint32_t types[] = { 101, 228 };
+	const char *names[] = { "raw101.pcap", "ipv4.pcap" };
+
+	for (size_t i = 0; i < SW_ARRAY_LEN(types); i++) {
+		g_swap = i == 1;
+		const char *path = write_pcap(names[i], MAGIC_US, types[i], 65535, r, 1);
+		g_swap = false;
+		struct sw_source *src = open_ok(&path, 1);
+		expect_packet(src, 14001, 1, 0, 1000000000ull);
+		sw_source_close(src);
+		assert_int_equal(expect_same_as_libpcap(path), 1);
+	}
+}
+
+/*
+ * A file cut at every byte: the records before the cut come out, then -1
+ * naming the file and the first incomplete record in libpcap's words (or a
+ * clean end at a record boundary, or a failed open inside the file header).
+ * In both byte orders and both magics; the last variant's snaplen is below
+ * its frames, so cuts fall inside records longer than the snaplen too.
+ */
+static void test_classic_truncated_everywhere(void **state)
+{
+	struct frame a = eth_tcp(15001, "0123456789abcdef0123456789abcdef"), z = { .n = 0 };
+	struct rec r[] = {
+		{ 1, 1, &a, 0, 0, 0 },
+		{ 2, 2, &z, 0, 0, 0 },     /* a zero-length record */
+		{ 3, 3, &a, 0, 0, 0 },
+	};
+	struct { uint32_t magic; bool swap; uint32_t snaplen; } var[] = {
+		{ MAGIC_US, false, 65535 }, { MAGIC_US, true, 65535 },
+		{ MAGIC_NS, false, 65535 }, { MAGIC_NS, true, 64 },
+	};
+	static uint8_t whole[1024];
+	const char *cut = tmp_path("cut-every.pcap");
+
+	for (size_t v = 0; v < SW_ARRAY_LEN(var); v++) {
+		FILE *fp = fmemopen(whole, sizeof(whole), "wb");
+		assert_non_null(fp);
+		g_swap = var[v].swap;
+		write_pcap_fp(fp, var[v].magic, 4, DLT_EN10MB, var[v].snaplen, r, 3);
+		g_swap = false;
+		long size = ftell(fp);
+		assert_int_equal(fclose(fp), 0);
+		size_t bound[4] = { 24, 24 + 16 + a.n, 24 + 32 + a.n, 24 + 48 + 2 * (size_t)a.n };
+		assert_int_equal(bound[3], (size_t)size);
+
+		for (size_t len = 0; len <= (size_t)size; len++) {
+			fp = fopen(cut, "wb");
+			assert_non_null(fp);
+			assert_int_equal(fwrite(whole, 1, len, fp), len);
+			assert_int_equal(fclose(fp), 0);
+			uint64_t frames = expect_same_as_libpcap(cut);
+			if (len < 24)
+				continue; /* the open failed, as checked against libpcap */
+			size_t k = 0;
+			while (k < 3 && bound[k + 1] <= len)
+				k++;
+			assert_int_equal(frames, k);
+			if (len == bound[k])
+				continue; /* a clean end */
+			/* Explicitly: one line naming the file, the record and the cut. */
+			struct sw_source *src = open_ok(&cut, 1);
+			struct sw_packet p;
+			char want[200];
+			int rc;
+			while ((rc = sw_source_next(src, &p)) == 1)
+				;
+			assert_int_equal(rc, -1);
+			snprintf(want, sizeof(want), "stripwatch: %s: packet %zu: truncated dump file; "
+				 "tried to read ", cut, k + 1);
+			const char *e = sw_source_error(src);
+			assert_true(strncmp(e, want, strlen(want)) == 0);
+			assert_non_null(strstr(e, len - bound[k] < 16 ? "header bytes" : "captured bytes"));
+			assert_null(strchr(e, '\n'));
+			sw_source_close(src);
+		}
+	}
+}
+
+/* Capture lengths against the snaplen: cut to it, or libpcap's error. */
+static void test_classic_caplen_checks(void **state)
+{
+	struct frame a = eth_tcp(16001, "0123456789abcdef0123456789abcdef"), z = { .n = 0 };
+	struct rec cut_to_snaplen[] = {
+		{ 1, 0, &a, 0, 0, 0 },           /* 86 > snaplen 60: 60 delivered */
+		{ 2, 0, &z, 0, 0, 0 },
+		{ 3, 0, &a, 0, 0, 0 },
+		{ 4, 0, &z, 0, 0, 0 },           /* zero-length record last */
+	};
+	const char *path = write_pcap("snap60.pcap", MAGIC_NS, DLT_EN10MB, 60, cut_to_snaplen, 4);
+	assert_int_equal(expect_same_as_libpcap(path), 4);
+	struct sw_source *src = open_ok(&path, 1);
+	struct sw_packet p;
+	struct sw_capture_stats st;
+	assert_int_equal(sw_source_next(src, &p), 1);
+	assert_int_equal(p.payload_len, 60 - 54);
+	assert_int_equal(p.payload_wire_len, 32);
+	assert_int_equal(sw_source_next(src, &p), 1);
+	assert_int_equal(p.index, 3);
+	assert_int_equal(sw_source_next(src, &p), 0);
+	sw_source_stats(src, &st);
+	assert_int_equal(st.bytes, 120);
+	assert_int_equal(st.by_result[SW_DECODE_TRUNCATED], 2);
+	sw_source_close(src);
+
+	/* snaplen 0 means 262144; above it no snaplen can be true. */
+	struct rec over[] = { { 1, 0, &a, 0, 0, 0 }, { 2, 0, &a, 262145, 262145, a.n } };
+	path = write_pcap("snap0.pcap", MAGIC_US, DLT_EN10MB, 0, over, 2);
+	assert_int_equal(expect_same_as_libpcap(path), 1);
+	src = open_ok(&path, 1);
+	assert_int_equal(sw_source_next(src, &p), 1);
+	assert_int_equal(sw_source_next(src, &p), -1);
+	assert_non_null(strstr(sw_source_error(src), "packet 2: invalid packet capture length "
+				"262145, bigger than snaplen of 262144"));
+	sw_source_close(src);
+
+	/* A huge snaplen in the header: the 262144 maximum still holds. */
+	struct rec huge[] = { { 1, 0, &a, 0, 0, 0 }, { 2, 0, &a, 300000, 300000, a.n } };
+	path = write_pcap("snapbig.pcap", MAGIC_US, DLT_EN10MB, 0x7fffffff, huge, 2);
+	assert_int_equal(expect_same_as_libpcap(path), 1);
+	path = write_pcap("snapneg.pcap", MAGIC_US, DLT_EN10MB, 0x80000000u, huge, 2);
+	assert_int_equal(expect_same_as_libpcap(path), 1);
+
+	/* A capture length larger than what is left of the file. */
+	struct rec past_end[] = { { 1, 0, &a, 0, 0, 0 }, { 2, 0, &a, 200000, 200000, a.n } };
+	path = write_pcap("pastend.pcap", MAGIC_US, DLT_EN10MB, 262144, past_end, 2);
+	assert_int_equal(expect_same_as_libpcap(path), 1);
+}
+
+/* Files that are not plain 2.4 pcap of a supported link type stay libpcap's. */
+static void test_classic_variants_to_libpcap(void **state)
+{
+	struct frame a = eth_tcp(17001, "a");
+
+	/* Version 2.2 has caplen and len interchanged: libpcap swaps them back. */
+	struct rec old[] = { { 1, 0, &a, 1500, a.n, a.n } };
+	const char *path = tmp_path("v22.pcap");
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	write_pcap_fp(fp, MAGIC_US, 2, DLT_EN10MB, 65535, old, 1);
+	assert_int_equal(fclose(fp), 0);
+	struct sw_source *src = open_ok(&path, 1);
+	struct sw_packet p;
+	expect_packet(src, 17001, 1, 0, 1000000000ull);
+	assert_int_equal(sw_source_next(src, &p), 0);
+	sw_source_close(src);
+
+	/* The modified-pcap magic: 24-byte record headers. */
+	path = tmp_path("kuznetzov.pcap");
+	fp = fopen(path, "wb");
+	assert_non_null(fp);
+	static const struct rec none[1];
+	write_pcap_fp(fp, 0xa1b2cd34u, 4, DLT_EN10MB, 65535, none, 0);
+	for (uint32_t i = 1; i <= 2; i++) {
+		write_u32(fp, i);
+		write_u32(fp, 7);
+		write_u32(fp, a.n);
+		write_u32(fp, a.n);
+		write_u32(fp, 1);          /* ifindex */
+		write_u16(fp, 0x0800);     /* protocol */
+		uint8_t type_pad[2] = { 0, 0 };
+		assert_int_equal(fwrite(type_pad, 1, 2, fp), 2);
+		assert_int_equal(fwrite(a.b, 1, a.n, fp), a.n);
+	}
+	assert_int_equal(fclose(fp), 0);
+	src = open_ok(&path, 1);
+	expect_packet(src, 17001, 1, 0, 1000007000ull);
+	expect_packet(src, 17001, 2, 0, 2000007000ull);
+	assert_int_equal(sw_source_next(src, &p), 0);
+	sw_source_close(src);
+}
+
+/* Classic pcap in both byte orders and pcapng, one timeline. */
+static void test_classic_timeline(void **state)
+{
+	struct frame a = eth_tcp(18001, "a"), b = eth_tcp(18002, "b");
+	struct rec r[] = { { 20, 1, &a, 0, 0, 0 }, { 20, 2, &b, 0, 0, 0 } };
+	const char *paths[4];
+	g_swap = true;
+	paths[0] = write_pcap("tl-swapped.pcap", MAGIC_US, DLT_EN10MB, 65535, r, 2);
+	g_swap = false;
+	paths[1] = write_ng_file("tl-middle.pcapng", 19001);
+	paths[2] = write_pcap("tl-ns.pcap", MAGIC_NS, DLT_EN10MB, 65535, r, 2);
+	paths[3] = paths[0];
+	struct sw_source *src = open_ok(paths, 4);
+	struct sw_packet p;
+
+	expect_packet(src, 18001, 1, 0, 20000001000ull);
+	expect_packet(src, 18002, 2, 0, 20000002000ull);
+	expect_packet(src, 19001, 1, 1, 2000000000000000000ull);
+	expect_packet(src, 19002, 2, 1, 2000000000000000001ull);
+	expect_packet(src, 18001, 1, 2, 20000000001ull);
+	assert_string_equal(sw_source_filename(src), paths[2]);
+	expect_packet(src, 18002, 2, 2, 20000000002ull);
+	expect_packet(src, 18001, 1, 3, 20000001000ull);
+	expect_packet(src, 18002, 2, 3, 20000002000ull);
+	assert_string_equal(sw_source_filename(src), paths[0]);
+	assert_int_equal(sw_source_next(src, &p), 0);
+	struct sw_capture_stats st;
+	sw_source_stats(src, &st);
+	assert_int_equal(st.frames, 8);
+	sw_source_close(src);
+}
+
+/* Pipe bytes of a classic pcap file into a pipe; returns its read end. */
+static int pcap_in_pipe(uint16_t sport)
+{
+	struct frame a = eth_tcp(sport, "a");
+	struct rec r[] = { { 30, 1, &a, 0, 0, 0 }, { 30, 2, &a, 0, 0, 0 } };
+	static uint8_t bytes[512];
+	int fds[2];
+
+	FILE *fp = fmemopen(bytes, sizeof(bytes), "wb");
+	assert_non_null(fp);
+	write_pcap_fp(fp, MAGIC_NS, 4, DLT_EN10MB, 65535, r, 2);
+	long n = ftell(fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], bytes, (size_t)n), n); /* fits in the pipe buffer */
+	close(fds[1]);
+	return fds[0];
+}
+
+static void read_pipe_source(const char *path, uint16_t sport)
+{
+	struct sw_source *src = open_ok(&path, 1);
+	struct sw_packet p;
+	expect_packet(src, sport, 1, 0, 30000000001ull);
+	expect_packet(src, sport, 2, 0, 30000000002ull);
+	assert_int_equal(sw_source_next(src, &p), 0);
+	sw_source_close(src);
+}
+
+/* A pipe or /dev/stdin is not a regular file: libpcap reads it. */
+static void test_classic_from_pipe(void **state)
+{
+	char path[64];
+	int rfd = pcap_in_pipe(20001);
+	snprintf(path, sizeof(path), "/dev/fd/%d", rfd);
+	read_pipe_source(path, 20001);
+	close(rfd);
+
+	rfd = pcap_in_pipe(20002);
+	int saved = dup(STDIN_FILENO);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(rfd, STDIN_FILENO), STDIN_FILENO);
+	close(rfd);
+	struct stat sb;
+	assert_int_equal(stat("/dev/stdin", &sb), 0);
+	assert_true(S_ISFIFO(sb.st_mode));
+	read_pipe_source("/dev/stdin", 20002);
+	assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+	close(saved);
+}
+
 /* ---- live -------------------------------------------------------------- */
 
 static void test_live_errors(void **state)
@@ -668,6 +1051,13 @@ int main(void)
 		cmocka_unit_test(test_odd_frames),
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_break_file_mode),
+		cmocka_unit_test(test_classic_byte_orders),
+		cmocka_unit_test(test_classic_link_types),
+		cmocka_unit_test(test_classic_truncated_everywhere),
+		cmocka_unit_test(test_classic_caplen_checks),
+		cmocka_unit_test(test_classic_variants_to_libpcap),
+		cmocka_unit_test(test_classic_timeline),
+		cmocka_unit_test(test_classic_from_pipe),
 		cmocka_unit_test(test_live_errors),
 		cmocka_unit_test(test_live_loopback),
 	};
