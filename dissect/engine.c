@@ -2,7 +2,8 @@
  * engine.c - the flow table and the per-packet path of dissect/.
  *
  * Invariants:
- *  - Flows live in a chained hash table (power-of-two buckets, seeded
+ *  - Flows live in a chained hash table (power-of-two buckets, doubled as
+ *    the table fills so it stays as small as the live flows need, seeded
  *    symmetric hash, so both directions land in one bucket) and on one of
  *    three LRU lists ordered by last packet time: CLOSED (ended, kept a few
  *    seconds so late segments do not start a new flow), EMBRYO (no payload
@@ -42,6 +43,7 @@ struct sw_engine {
 	struct sw_sink sink;
 	uint64_t seed;
 	struct sw_flow **buckets;
+	uint32_t max_buckets;         /* the size the cap needs; growth stops there */
 	uint32_t mask;
 	uint32_t n_flows;
 	struct sw_flow *free_list;
@@ -271,6 +273,33 @@ static bool evict_one(struct sw_engine *e, uint64_t ts)
 	return true;
 }
 
+/*
+ * Double the bucket array (load above 1): once per doubling of the live
+ * flows, never per packet.  On allocation failure the table keeps working
+ * with longer chains.
+ */
+static void grow_buckets(struct sw_engine *e)
+{
+	uint32_t nb = (e->mask + 1) * 2;
+	struct sw_flow **b = calloc(nb, sizeof(*b));
+	if (!b)
+		return;
+	for (uint32_t i = 0; i <= e->mask; i++) {
+		struct sw_flow *f = e->buckets[i];
+		while (f) {
+			struct sw_flow *next = f->hnext;
+			f->hnext = b[f->hash & (nb - 1)];
+			b[f->hash & (nb - 1)] = f;
+			f = next;
+		}
+	}
+	mem_add(e, -(int64_t)((e->mask + 1) * sizeof(*b)));
+	free(e->buckets);
+	e->buckets = b;
+	e->mask = nb - 1;
+	mem_add(e, (int64_t)(nb * sizeof(*b)));
+}
+
 static struct sw_flow *flow_create(struct sw_engine *e, uint32_t h, const struct sw_packet *p, int *dir)
 {
 	if (e->n_flows >= e->cfg.max_flows && !evict_one(e, p->ts_ns))
@@ -308,6 +337,8 @@ static struct sw_flow *flow_create(struct sw_engine *e, uint32_t h, const struct
 	f->hash = h;
 	f->first_ts = f->last_ts = p->ts_ns;
 	f->file_no = p->file_no;
+	if (e->n_flows >= e->mask && e->mask + 1 < e->max_buckets)
+		grow_buckets(e);
 	f->hnext = e->buckets[h & e->mask];
 	e->buckets[h & e->mask] = f;
 	lru_append(e, f, LIST_EMBRYO);
@@ -1015,9 +1046,10 @@ struct sw_engine *sw_engine_new(const struct sw_dissect_config *cfg, const struc
 	e->seed = cfg->seed;
 	if (e->seed == 0 && getrandom(&e->seed, sizeof(e->seed), 0) != (ssize_t)sizeof(e->seed))
 		e->seed = 0x5eed5eed5eed5eedull;
+	e->max_buckets = 1024;
+	while (e->max_buckets < e->cfg.max_flows && e->max_buckets < (1u << 30))
+		e->max_buckets <<= 1;
 	uint32_t nb = 1024;
-	while (nb < e->cfg.max_flows && nb < (1u << 30))
-		nb <<= 1;
 	e->buckets = calloc(nb, sizeof(*e->buckets));
 	e->memo = sw_memo_new(e->cfg.server_memory_max);
 	if (!e->buckets || !e->memo) {

@@ -96,6 +96,27 @@ static void test_cap_evicts_oldest(void **state)
 	sw_engine_free(e);
 }
 
+static void test_table_grows(void **state)
+{
+	struct seen s = { 0 };
+	struct sw_engine *e = engine(&s, 1u << 16);
+	/* 20000 SYNs grow the buckets several times; every SYN-ACK still finds its flow. */
+	for (uint32_t i = 0; i < 20000; i++) {
+		struct sw_packet p = pkt(CLI + i, (uint16_t)(1024 + i % 50000), SRV, 25, 0x02, i, NULL, i);
+		sw_engine_packet(e, &p);
+	}
+	for (uint32_t i = 0; i < 20000; i++) {
+		struct sw_packet p = pkt(SRV, 25, CLI + i, (uint16_t)(1024 + i % 50000), 0x12, i, NULL, 20000 + i);
+		sw_engine_packet(e, &p);
+	}
+	struct sw_dissect_stats st;
+	sw_engine_stats(e, &st);
+	assert_int_equal(st.flows_created, 20000);
+	assert_int_equal(st.flows_active, 20000);
+	assert_int_equal(st.flows_evicted_cap, 0);
+	sw_engine_free(e);
+}
+
 static void test_cap_keeps_active_session(void **state)
 {
 	struct seen s = { 0 };
@@ -263,6 +284,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cap_evicts_oldest),
+		cmocka_unit_test(test_table_grows),
 		cmocka_unit_test(test_cap_keeps_active_session),
 		cmocka_unit_test(test_idle_timeout_by_packet_time),
 		cmocka_unit_test(test_both_directions_one_flow),
