@@ -268,6 +268,47 @@ static inline bool conv_evidence_has(const struct conv_sink *s, const char *need
 	return false;
 }
 
+/* Same flows with the same STARTTLS facts, in the same order? */
+static inline bool conv_same_flows(const struct conv_sink *a, const struct conv_sink *b)
+{
+	if (a->n_flows != b->n_flows)
+		return false;
+	for (int i = 0; i < a->n_flows; i++) {
+		const struct sw_starttls_info *x = &a->flows[i].starttls, *y = &b->flows[i].starttls;
+		if (x->offered != y->offered || x->command_sent != y->command_sent ||
+		    x->upgraded != y->upgraded || strcmp(x->reply, y->reply) != 0)
+			return false;
+	}
+	return true;
+}
+
+typedef void (*conv_scenario)(struct sw_engine *e, size_t seg);
+
+/*
+ * Run sc twice, with whole segments into *whole and one byte per segment
+ * into *bytewise (nDPI off).  *calls gets the larger classifier_calls of
+ * the two runs.  The caller asserts the two sinks agree.
+ */
+static inline bool conv_run_both(conv_scenario sc, struct conv_sink *whole, struct conv_sink *bytewise,
+				 uint64_t *calls)
+{
+	struct conv_sink *sinks[2] = { whole, bytewise };
+	*calls = 0;
+	for (int i = 0; i < 2; i++) {
+		struct sw_engine *e = conv_engine(sinks[i], false);
+		if (!e)
+			return false;
+		sc(e, i == 0 ? 0 : 1);
+		sw_engine_flush(e);
+		struct sw_dissect_stats st;
+		sw_engine_stats(e, &st);
+		if (st.classifier_calls > *calls)
+			*calls = st.classifier_calls;
+		sw_engine_free(e);
+	}
+	return true;
+}
+
 /* Same findings (kind, severity, evidence) in the same order? */
 static inline bool conv_same_findings(const struct conv_sink *a, const struct conv_sink *b)
 {

@@ -51,33 +51,16 @@ static const struct conv_step ntop_login[] = {
 	CONV_S("* LIST () \"/\" INBOX\r\n"),
 };
 
-typedef void (*scenario)(struct sw_engine *e, size_t seg);
-
 static struct conv_sink whole, bytewise;
 
-/* Run sc with whole segments into `whole` and byte by byte; both must agree. */
-static void run(scenario sc)
+/* Run sc with whole segments and byte by byte: both must give the same findings and flows. */
+static void run(conv_scenario sc)
 {
-	struct conv_sink *sinks[2] = { &whole, &bytewise };
-	for (int i = 0; i < 2; i++) {
-		struct sw_engine *e = conv_engine(sinks[i], false);
-		assert_non_null(e);
-		sc(e, i == 0 ? 0 : 1);
-		sw_engine_flush(e);
-		struct sw_dissect_stats st;
-		sw_engine_stats(e, &st);
-		assert_int_equal(st.classifier_calls, 0);
-		sw_engine_free(e);
-	}
+	uint64_t calls;
+	assert_true(conv_run_both(sc, &whole, &bytewise, &calls));
+	assert_int_equal(calls, 0);
 	assert_true(conv_same_findings(&whole, &bytewise));
-	assert_int_equal(whole.n_flows, bytewise.n_flows);
-	for (int i = 0; i < whole.n_flows; i++) {
-		const struct sw_starttls_info *a = &whole.flows[i].starttls, *b = &bytewise.flows[i].starttls;
-		assert_int_equal(a->offered, b->offered);
-		assert_int_equal(a->command_sent, b->command_sent);
-		assert_int_equal(a->upgraded, b->upgraded);
-		assert_string_equal(a->reply, b->reply);
-	}
+	assert_true(conv_same_flows(&whole, &bytewise));
 }
 
 #define SESSION(e, cport, steps, seg) conv_session(e, cport, 143, steps, SW_ARRAY_LEN(steps), seg)
