@@ -103,9 +103,8 @@ struct sw_pop3 {
 struct sw_cls_flow;
 
 struct sw_app {
-	struct sw_flow_info info;
-	struct sw_reasm rs[2];
-	struct sw_tls_dir tls[2];
+	/* Per packet: kept together at the front (one cache line with rs). */
+	struct sw_cls_flow *cls;  /* while undecided: classifier state (classify.c) */
 	uint8_t mode[2];          /* enum sw_dir_mode */
 	uint8_t resync[2];        /* after a gap: drop bytes up to the next LF */
 	bool stop_req[2];         /* stop reassembly after the current segment */
@@ -114,13 +113,16 @@ struct sw_app {
 	bool client_tls_started;  /* the client's first TLS record after STARTTLS */
 	bool mail_cleartext;      /* a mail transaction / login ran in plaintext */
 	bool client_hello_seen, server_hello_seen;
-	struct sw_evbuf ev;       /* lines of the capability list / recent exchange */
-	struct sw_cls_flow *cls;  /* while undecided: classifier state (classify.c) */
+	struct sw_reasm rs[2];
+	struct sw_tls_dir tls[2];
 	union {
 		struct sw_smtp smtp;
 		struct sw_imap imap;
 		struct sw_pop3 pop3;
 	} u;
+	/* Rarely: evidence and the flow summary. */
+	struct sw_evbuf ev;       /* lines of the capability list / recent exchange */
+	struct sw_flow_info info;
 };
 
 struct sw_flow {
