@@ -15,8 +15,6 @@
 #include "history.h"
 #include "policy.h"
 
-const struct sw_flow_info *sw_flow_snapshot(struct sw_flow *f);
-void sw_engine_emit(struct sw_engine *e, const struct sw_finding *fd);
 
 /* ---- per-server memory ---------------------------------------------------- */
 

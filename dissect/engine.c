@@ -704,7 +704,6 @@ static void fill_info(struct sw_flow *f)
 }
 
 /* The snapshot findings point at: kept current before any detector call. */
-const struct sw_flow_info *sw_flow_snapshot(struct sw_flow *f);
 const struct sw_flow_info *sw_flow_snapshot(struct sw_flow *f)
 {
 	fill_info(f);
@@ -1022,7 +1021,6 @@ void sw_engine_raise_sensor(struct sw_engine *e, uint64_t ts_ns, const char *det
 }
 
 /* Used by detect.c to count and forward a finding. */
-void sw_engine_emit(struct sw_engine *e, const struct sw_finding *fd);
 void sw_engine_emit(struct sw_engine *e, const struct sw_finding *fd)
 {
 	e->st.findings++;

@@ -160,6 +160,10 @@ struct sw_engine_ctx {
 	uint64_t ts_ns;              /* time of the packet being processed */
 };
 
+/* The flow's summary, brought up to date (counters, times) for a finding. */
+const struct sw_flow_info *sw_flow_snapshot(struct sw_flow *f);
+/* Count a finding and hand it to the sink. */
+void sw_engine_emit(struct sw_engine *e, const struct sw_finding *fd);
 /* Count an anomaly. */
 void sw_count_anomaly(struct sw_engine *e, enum sw_anomaly a);
 const struct sw_dissect_config *sw_engine_config(const struct sw_engine *e);
