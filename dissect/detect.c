@@ -189,6 +189,25 @@ static void path_check(struct sw_engine_ctx *x, uint8_t severity)
 }
 
 /*
+ * What memory says of a loss: history decides once it knows the server
+ * (flap-tolerant, across runs); until then the in-run memo.  Severity 1
+ * with *why set, or 0.
+ */
+static uint8_t remembered(enum sw_hist_verdict hv, const char *hist_why, bool memo, const char *memo_why,
+			  const char **why)
+{
+	if (hv == SW_HV_ALERT) {
+		*why = hist_why;
+		return 1;
+	}
+	if (hv == SW_HV_UNKNOWN && memo) {
+		*why = memo_why;
+		return 1;
+	}
+	return 0;
+}
+
+/*
  * A rule that requires TLS (encrypt/verify) makes the violation at least its
  * severity (1 enforce, 3 testing) and gives the reason when the finding has
  * none stronger.
@@ -308,27 +327,14 @@ void sw_detect_capabilities(struct sw_engine_ctx *x, bool has_starttls, bool man
 		sw_raise(x, SW_F_STARTTLS_MANGLED, 1, &a->ev, NULL, 0,
 			 "a capability token looks like a masked STARTTLS");
 	if (!has_starttls && !mangled) {
-		/*
-		 * History decides once it knows the server (flap-tolerant); until
-		 * then the in-run memo: offered earlier in this run.
-		 */
 		struct sw_history *h = sw_engine_history(x->e);
-		enum sw_hist_verdict hv = SW_HV_UNKNOWN;
+		struct sw_hist_server s;
 		char hd[160];
 		const char *why = NULL;
-		uint8_t sev = 0;
-		if (h) {
-			struct sw_hist_server s;
-			hist_server(f, &s);
-			hv = sw_history_offer_verdict(h, &s, hd, sizeof hd);
-		}
-		if (hv == SW_HV_ALERT) {
-			sev = 1;
-			why = hd;
-		} else if (hv == SW_HV_UNKNOWN && srv->offered > 0) {
-			sev = 1;
-			why = "this server offered STARTTLS earlier in this run";
-		}
+		hist_server(f, &s);
+		enum sw_hist_verdict hv = h ? sw_history_offer_verdict(h, &s, hd, sizeof hd) : SW_HV_UNKNOWN;
+		uint8_t sev = remembered(hv, hd, srv->offered > 0,
+					 "this server offered STARTTLS earlier in this run", &why);
 		policy_apply(flow_rule(x), &sev, &why, "the policy requires STARTTLS of this server");
 		if (sev)
 			sw_raise(x, SW_F_STARTTLS_STRIPPED, sev, &a->ev, NULL, 0, why);
@@ -498,22 +504,14 @@ static void server_hello(struct sw_engine_ctx *x, const struct sw_server_hello *
 	struct memo_entry *srv = memo_get(sw_engine_memo(x->e), server_key(f), true, x->ts_ns);
 	if (sel && cli > sel) {
 		struct sw_history *h = sw_engine_history(x->e);
-		enum sw_hist_verdict hv = SW_HV_UNKNOWN;
+		struct sw_hist_server s;
 		char hd[160];
 		const char *why = NULL;
-		uint8_t sev = 0;
-		if (h) {
-			struct sw_hist_server s;
-			hist_server(f, &s);
-			hv = sw_history_version_verdict(h, &s, sh->version, hd, sizeof hd);
-		}
-		if (hv == SW_HV_ALERT) {
-			sev = 1;
-			why = hd;
-		} else if (hv == SW_HV_UNKNOWN && srv->max_rank > sel) {
-			sev = 1;
-			why = "this server selected a higher version earlier in this run";
-		}
+		hist_server(f, &s);
+		enum sw_hist_verdict hv = h ? sw_history_version_verdict(h, &s, sh->version, hd, sizeof hd) :
+					     SW_HV_UNKNOWN;
+		uint8_t sev = remembered(hv, hd, srv->max_rank > sel,
+					 "this server selected a higher version earlier in this run", &why);
 		/* The client could meet the policy's min_version and the server chose less. */
 		if (rule && rule->min_version && sel < sw_tls_version_rank(rule->min_version) &&
 		    cli >= sw_tls_version_rank(rule->min_version))
