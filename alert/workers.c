@@ -101,9 +101,9 @@ static void cpu_relax(void)
 /* One round of waiting; round counts up from 0 while the wait lasts. */
 static void wait_round(unsigned round)
 {
-	if (round < 64) {
+	if (round < 16) {
 		cpu_relax();
-	} else if (round < 256) {
+	} else if (round < 64) {
 		sched_yield();
 	} else {
 		struct timespec ts = { 0, 50000 };
@@ -125,19 +125,14 @@ uint32_t sw_workers_shard(const struct sw_packet *pkt)
 		addr = pkt->dst;
 		port = pkt->dport;
 	}
-	/* FNV-1a over address and port, then a final mix for the low bits. */
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (unsigned i = 0; i < 16; i++) {
-		h ^= addr[i];
-		h *= 0x100000001b3ull;
-	}
-	h ^= port >> 8;
-	h *= 0x100000001b3ull;
-	h ^= port & 0xff;
-	h *= 0x100000001b3ull;
+	/* Per packet: two 64-bit words and the port, one multiply-xorshift mix. */
+	uint64_t a0, a1;
+	memcpy(&a0, addr, 8);
+	memcpy(&a1, addr + 8, 8);
+	uint64_t h = (a0 ^ (a1 * 0x9e3779b97f4a7c15ull) ^ port) * 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 31;
+	h *= 0x94d049bb133111ebull;
 	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 32;
 	return (uint32_t)h;
 }
 
