@@ -3,9 +3,10 @@
 
 usage: workers_check.py STRIPWATCH PCAPS_DIR WORKDIR
 
-For every capture in PCAPS_DIR, and once for all of them read as one
+For every capture in PCAPS_DIR, once for all of them read as one
 timeline (several -r; sessions of one server then span files and the
-in-run memory must follow them), run stripwatch with --workers 1 and with
+in-run memory must follow them), and for that timeline 40 times over (the
+rings wrap), run stripwatch with --workers 1 and with
 --workers 2 and 3, and compare the multiset of events: alerts by (flow
 endpoints, finding, severity, detail) and flow events by (endpoints,
 app_proto, starttls, tls), and the stats counters that do not depend on
@@ -24,7 +25,8 @@ import sys
 def run(sw, args):
     p = subprocess.run([sw, "--host", "workers"] + args, capture_output=True, text=True)
     if p.returncode != 0:
-        raise RuntimeError("%s exited %d: %s" % (args, p.returncode, p.stderr.strip()))
+        shown = " ".join(args[:6]) + (" ... (%d arguments)" % len(args) if len(args) > 6 else "")
+        raise RuntimeError("stripwatch %s exited %d: %s" % (shown, p.returncode, p.stderr.strip()[:2000]))
     return [json.loads(line) for line in p.stdout.splitlines()]
 
 
@@ -77,6 +79,10 @@ def main():
     all_r = [x for p in pcaps for x in ("-r", p)]
     runs += 1
     failed += compare(sw, "all captures as one timeline", all_r) != 0
+    # 40 rounds of that (about 22 MB of frames): every worker's 4 MiB ring
+    # wraps several times, through its skip entries.
+    runs += 1
+    failed += compare(sw, "all captures 40 times over", all_r * 40) != 0
 
     # The stripped-after-clean case across files must really be present.
     alerts = summary(run(sw, ["--no-sign", "--workers", "2"] + all_r))[0]
