@@ -32,6 +32,7 @@
 #include "keys.h"
 #include "sw_alert.h"
 #include "sw_config.h"
+#include "workers.h"
 
 #define MAX_FILES 4096
 
@@ -86,6 +87,8 @@ static void usage(FILE *f)
 		"  -p                 live: do not put the interface in promiscuous mode\n"
 		"  -B MIB             live: kernel ring size in MiB (default 64)\n"
 		"  -c COUNT           stop after COUNT packets\n"
+		"  --workers N        files: N dissecting threads (default 1); event order then\n"
+		"                     varies between runs\n"
 		"  -Z USER            after opening the capture, output and key, run as USER\n"
 		"output:\n"
 		"  -o FILE            write events to FILE (default: standard output)\n"
@@ -200,7 +203,9 @@ static bool parse_count(const char *s, uint64_t max, uint64_t *out)
 
 struct run {
 	struct sw_source *src;
-	struct sw_engine *eng;
+	struct sw_engine *eng;       /* one worker: the engine; NULL with ws */
+	struct sw_workers *ws;       /* --workers N > 1 (file mode) */
+	unsigned n_workers;
 	struct sw_alert *out;
 	const char *policy_path;     /* --policy, for SIGUSR2 */
 	uint64_t last_ts;
@@ -208,25 +213,42 @@ struct run {
 	uint64_t kernel_drops_reported;
 };
 
+/* The dissect counters: the engine's, or the workers' summed (after they joined). */
+static void dissect_stats(const struct run *r, struct sw_dissect_stats *ds)
+{
+	if (r->ws)
+		sw_workers_stats(r->ws, ds);
+	else
+		sw_engine_stats(r->eng, ds);
+}
+
+static void raise_sensor(struct run *r, const char *detail)
+{
+	if (r->ws)
+		sw_workers_raise_sensor(r->ws, r->last_ts, detail);
+	else
+		sw_engine_raise_sensor(r->eng, r->last_ts, detail);
+}
+
 /* Raise sensor_degraded once per report when caps were hit or packets dropped. */
 static void check_degraded(struct run *r)
 {
 	struct sw_capture_stats cs;
 	struct sw_dissect_stats ds;
 	sw_source_stats(r->src, &cs);
-	sw_engine_stats(r->eng, &ds);
+	dissect_stats(r, &ds);
 	char detail[160];
 	if (cs.kernel_dropped > r->kernel_drops_reported) {
 		snprintf(detail, sizeof(detail), "%llu packets dropped by the kernel",
 			 (unsigned long long)(cs.kernel_dropped - r->kernel_drops_reported));
 		r->kernel_drops_reported = cs.kernel_dropped;
-		sw_engine_raise_sensor(r->eng, r->last_ts, detail);
+		raise_sensor(r, detail);
 	}
 	if (ds.caps_hit > r->caps_reported) {
 		snprintf(detail, sizeof(detail), "%llu caps hit (flow table or reassembly buffers)",
 			 (unsigned long long)(ds.caps_hit - r->caps_reported));
 		r->caps_reported = ds.caps_hit;
-		sw_engine_raise_sensor(r->eng, r->last_ts, detail);
+		raise_sensor(r, detail);
 	}
 }
 
@@ -235,7 +257,7 @@ static void write_stats(struct run *r)
 	struct sw_capture_stats cs;
 	struct sw_dissect_stats ds;
 	sw_source_stats(r->src, &cs);
-	sw_engine_stats(r->eng, &ds);
+	dissect_stats(r, &ds);
 	sw_alert_stats(r->out, r->last_ts, &cs, &ds);
 }
 
@@ -259,8 +281,26 @@ static void reload_policy(struct run *r)
 		sw_engine_raise_sensor(r->eng, r->last_ts, detail);
 		return;
 	}
-	sw_policy_free(sw_engine_set_policy(r->eng, p));
-	fprintf(stderr, "stripwatch: policy %s reloaded (%u rules)\n", r->policy_path, sw_policy_rules(p));
+	uint32_t rules = sw_policy_rules(p);
+	if (r->ws) {
+		/*
+		 * Workers: one copy per engine, each taken between two of its
+		 * packets.  A failure is said here only: an event would have
+		 * to come from a worker's engine while it runs.
+		 */
+		sw_workers_set_policy(r->ws, 0, p);
+		for (unsigned i = 1; i < r->n_workers; i++) {
+			struct sw_policy *q = sw_policy_load(r->policy_path, err, sizeof(err));
+			if (!q) {
+				fprintf(stderr, "stripwatch: policy reload for worker %u failed: %s\n", i, err);
+				continue;
+			}
+			sw_workers_set_policy(r->ws, i, q);
+		}
+	} else {
+		sw_policy_free(sw_engine_set_policy(r->eng, p));
+	}
+	fprintf(stderr, "stripwatch: policy %s reloaded (%u rules)\n", r->policy_path, rules);
 }
 
 /* The state directory as alert/keys.c finds it (no directory is created). */
@@ -382,6 +422,48 @@ static int run_loop(struct run *r, bool live, uint64_t max_packets, uint64_t sta
 	return status;
 }
 
+/*
+ * File mode with workers: this thread reads and decodes, the workers
+ * dissect (alert/workers.c).  Same signals as run_loop's file mode.
+ */
+static int run_workers_loop(struct run *r, uint64_t max_packets)
+{
+	int status = 0;
+	uint64_t n = 0;
+	uint32_t last_file = 0;
+	struct sw_packet pkt;
+
+	while (!stop_requested) {
+		int rc = sw_source_next(r->src, &pkt);
+		if (rc < 0) {
+			fprintf(stderr, "%s\n", sw_source_error(r->src));
+			status = 1;
+			continue;
+		}
+		if (rc == 0)
+			break;
+		last_file = pkt.file_no;
+		sw_workers_packet(r->ws, &pkt);
+		if (pkt.ts_ns > r->last_ts)
+			r->last_ts = pkt.ts_ns;
+		if (max_packets && ++n >= max_packets)
+			break;
+		if (reopen_requested) {
+			char err[256];
+			reopen_requested = 0;
+			if (sw_workers_reopen(r->ws, err, sizeof(err)) != 0)
+				fprintf(stderr, "stripwatch: %s\n", err);
+		}
+		if (policy_requested) {
+			policy_requested = 0;
+			reload_policy(r);
+		}
+	}
+	/* The workers drain their rings and flush their engines. */
+	sw_workers_finish(r->ws, last_file);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "keygen") == 0)
@@ -392,7 +474,7 @@ int main(int argc, char **argv)
 		return cmd_history(argc - 1, argv + 1);
 
 	enum { O_HOST = 256, O_NOFLOW, O_NOSIGN, O_FLOOR, O_MAXFLOWS, O_NONDPI, O_STATS, O_SYSLOG,
-	       O_POLICY, O_STATE, O_HTHRESH };
+	       O_POLICY, O_STATE, O_HTHRESH, O_WORKERS };
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -408,6 +490,7 @@ int main(int argc, char **argv)
 		{ "policy", required_argument, NULL, O_POLICY },
 		{ "state", required_argument, NULL, O_STATE },
 		{ "history-threshold", required_argument, NULL, O_HTHRESH },
+		{ "workers", required_argument, NULL, O_WORKERS },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *files[MAX_FILES];
@@ -423,6 +506,7 @@ int main(int argc, char **argv)
 	struct sw_history *hist = NULL;
 	struct sw_history_opts ho;
 	char state_buf[4200];
+	unsigned n_workers = 1;
 	int c;
 
 	sw_history_opts_default(&ho);
@@ -532,6 +616,14 @@ int main(int argc, char **argv)
 			}
 			ho.threshold = (uint32_t)v;
 			break;
+		case O_WORKERS:
+			if (!parse_count(optarg, SW_WORKERS_MAX, &v) || v == 0) {
+				fprintf(stderr, "stripwatch: bad --workers '%s' (1-%d)\n", optarg,
+					SW_WORKERS_MAX);
+				return 2;
+			}
+			n_workers = (unsigned)v;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -546,6 +638,20 @@ int main(int argc, char **argv)
 	if ((n_files == 0) == (live.iface == NULL)) {
 		fprintf(stderr, "stripwatch: give capture files with -r, or an interface with -i\n");
 		usage(stderr);
+		return 2;
+	}
+	/*
+	 * --workers > 1 is file mode only for now: live capture would need one
+	 * PACKET_FANOUT socket per worker, and the kernel's flow hash splits a
+	 * server's sessions over them.  History (--state) is one SQLite store
+	 * per engine and not shared between workers yet: refused, not ignored.
+	 */
+	if (n_workers > 1 && live.iface) {
+		fprintf(stderr, "stripwatch: --workers > 1 works with capture files (-r) only\n");
+		return 2;
+	}
+	if (n_workers > 1 && ho.dir) {
+		fprintf(stderr, "stripwatch: --state (history) cannot be used with --workers > 1 yet\n");
 		return 2;
 	}
 	char *bpf = NULL;
@@ -604,15 +710,34 @@ int main(int argc, char **argv)
 		fprintf(stderr, "stripwatch: %s\n", err);
 		goto out;
 	}
-	struct sw_sink sink = { r.out, sw_alert_finding, sw_alert_flow };
-	r.eng = sw_engine_new(&dc, &sink);
-	if (!r.eng) {
-		fprintf(stderr, "stripwatch: out of memory\n");
-		goto out;
+	r.n_workers = n_workers;
+	if (n_workers > 1) {
+		/* One policy copy per engine: an engine owns its policy. */
+		struct sw_policy *pols[SW_WORKERS_MAX] = { policy };
+		policy = NULL;
+		for (unsigned i = 1; policy_path && i < n_workers; i++)
+			if (!(pols[i] = sw_policy_load(policy_path, err, sizeof(err)))) {
+				fprintf(stderr, "stripwatch: %s\n", err);
+				for (unsigned k = 0; k < i; k++)
+					sw_policy_free(pols[k]);
+				goto out;
+			}
+		r.ws = sw_workers_start(n_workers, &dc, r.out, pols, files, n_files, err, sizeof(err));
+		if (!r.ws) {
+			fprintf(stderr, "stripwatch: %s\n", err);
+			goto out;
+		}
+	} else {
+		struct sw_sink sink = { r.out, sw_alert_finding, sw_alert_flow };
+		r.eng = sw_engine_new(&dc, &sink);
+		if (!r.eng) {
+			fprintf(stderr, "stripwatch: out of memory\n");
+			goto out;
+		}
+		sw_engine_set_policy(r.eng, policy);
+		policy = NULL;
+		sw_engine_set_history(r.eng, hist);
 	}
-	sw_engine_set_policy(r.eng, policy);
-	policy = NULL;
-	sw_engine_set_history(r.eng, hist);
 	if (run_as && drop_privileges(run_as, ao.out_path) != 0)
 		goto out;
 
@@ -632,14 +757,19 @@ int main(int argc, char **argv)
 	if (live.iface)
 		live_src = r.src;
 
-	status = run_loop(&r, live.iface != NULL, max_packets, stats_interval_ns);
-
-	/* Stop: open flows out as flow events, a last stats event, the stop record. */
-	sw_engine_flush(r.eng);
+	if (r.ws) {
+		status = run_workers_loop(&r, max_packets);
+	} else {
+		status = run_loop(&r, live.iface != NULL, max_packets, stats_interval_ns);
+		/* Stop: open flows out as flow events, a last stats event, the stop record. */
+		sw_engine_flush(r.eng);
+	}
 	check_degraded(&r);
 	write_stats(&r);
 	live_src = NULL;
 out:
+	/* Workers first: a failed start-up may leave them running, writing to r.out. */
+	sw_workers_free(r.ws);
 	if (r.out)
 		sw_alert_close(r.out, r.last_ts);
 	if (r.eng) {

@@ -1,0 +1,421 @@
+/*
+ * workers.c - `--workers N` in file mode: one reading thread, N dissecting
+ * threads, one output.
+ *
+ * Hand-off.  One ring per worker, a byte ring with variable-size entries:
+ * an entry is a header (its length, the struct sw_packet with its pointers
+ * cleared) followed by the packet's L3 bytes (and the payload bytes if the
+ * payload does not lie inside them, which the decoder never does but the
+ * contract does not promise).  The source reuses its frame buffer, so the
+ * bytes are copied; nothing is allocated per packet.  head and tail are byte
+ * counts that only grow; the producer alone writes head, the consumer alone
+ * writes tail (release stores, acquire loads), and each side keeps a cached
+ * copy of the other's counter so that a packet costs no shared cache line
+ * unless the ring looks full or empty.  A side that has to wait spins a
+ * little, then yields, then sleeps 50 us at a time: on a machine with fewer
+ * cores than threads a spinning waiter would steal the core of the thread
+ * it waits for.
+ *
+ * Sharding.  Packets go to the worker of their server endpoint: the
+ * endpoint with the lower port (servers listen on low ports; ties: the
+ * lower address), hashed as (address, port).  Both directions of a
+ * connection and every connection to one server land on one engine, which
+ * keeps the detector's in-run memory (starttls_stripped after a session that
+ * offered STARTTLS, starttls_not_used for a client that used it before)
+ * whole; a 5-tuple hash would spread a server's sessions over the engines
+ * and lose those findings.  The price: one busy server is one worker's load.
+ *
+ * Output: one chain, a mutex around every sw_alert_* call.  Alert and flow
+ * lines are thousands of times rarer than packets (bench-1g: 1.46 M packets,
+ * about 18 k flow lines), so the lock is not where the time goes, and one
+ * file keeps `stripwatch verify` and every consumer unchanged; per-worker
+ * chains would need N keys or N sessions and a merge for the reader.  The
+ * price is the order of lines: with N > 1 it depends on thread timing and
+ * differs between runs (with N = 1 it does not).  Each event keeps its own
+ * packet-time timestamp, and the chain is valid whatever the order.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "workers.h"
+
+#define RING_BYTES (4u << 20)            /* per worker; a power of two */
+#define ENTRY_ALIGN 8u
+#define ENTRY_MAX (RING_BYTES / 4)       /* frames are at most 256 KiB (libpcap's snaplen cap) */
+#define KIND_PACKET 1u
+#define KIND_SKIP 2u                     /* the rest of the buffer is unused: wrap */
+
+struct entry {
+	uint32_t len;                    /* whole entry, header included, ENTRY_ALIGN-aligned */
+	uint32_t kind;
+	uint32_t payload_off;            /* payload offset from the data start */
+	uint32_t pad;
+	struct sw_packet pkt;            /* l3 and payload are rebuilt by the consumer */
+};
+
+struct ring {
+	_Alignas(64) _Atomic uint64_t head; /* bytes published by the producer */
+	_Alignas(64) _Atomic uint64_t tail; /* bytes released by the consumer */
+	_Alignas(64) uint64_t prod_head;    /* producer's own copy of head */
+	uint64_t prod_tail;                 /* producer's cached tail */
+	_Alignas(64) uint64_t cons_head;    /* consumer's cached head */
+	uint8_t *buf;
+};
+
+struct worker {
+	struct sw_workers *ws;
+	struct ring ring;
+	struct sw_engine *eng;
+	pthread_t th;
+	bool running;
+	uint32_t cur_file;                  /* file_no of this worker's latest packet */
+	_Atomic(struct sw_policy *) pending; /* a reloaded policy, applied between packets */
+	_Atomic bool done;                  /* set by the reader after the last packet */
+};
+
+struct sw_workers {
+	unsigned n;
+	struct sw_alert *out;
+	pthread_mutex_t lock;               /* around every sw_alert_* call */
+	uint32_t out_file;                  /* file_no whose name the output carries now */
+	uint32_t last_file;                 /* set before done: the flush events' file */
+	const char *const *files;
+	size_t n_files;
+	struct worker w[];
+};
+
+/* ---- waiting ---------------------------------------------------------------- */
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* One round of waiting; round counts up from 0 while the wait lasts. */
+static void wait_round(unsigned round)
+{
+	if (round < 16) {
+		cpu_relax();
+	} else if (round < 64) {
+		sched_yield();
+	} else {
+		struct timespec ts = { 0, 50000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* ---- shard ------------------------------------------------------------------ */
+
+uint32_t sw_workers_shard(const struct sw_packet *pkt)
+{
+	const uint8_t *addr;
+	uint16_t port;
+	if (pkt->sport < pkt->dport ||
+	    (pkt->sport == pkt->dport && memcmp(pkt->src, pkt->dst, 16) <= 0)) {
+		addr = pkt->src;
+		port = pkt->sport;
+	} else {
+		addr = pkt->dst;
+		port = pkt->dport;
+	}
+	/* Per packet: two 64-bit words and the port, one multiply-xorshift mix. */
+	uint64_t a0, a1;
+	memcpy(&a0, addr, 8);
+	memcpy(&a1, addr + 8, 8);
+	uint64_t h = (a0 ^ (a1 * 0x9e3779b97f4a7c15ull) ^ port) * 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 31;
+	h *= 0x94d049bb133111ebull;
+	h ^= h >> 29;
+	return (uint32_t)h;
+}
+
+/* ---- output under the lock ---------------------------------------------------- */
+
+/* Lock held: name the worker's current file in the output if it changed. */
+static void name_file(struct sw_workers *ws, uint32_t file_no)
+{
+	if (file_no == ws->out_file || file_no >= ws->n_files)
+		return;
+	ws->out_file = file_no;
+	sw_alert_set_pcap_filename(ws->out, ws->files[file_no]);
+}
+
+static void locked_finding(void *ctx, const struct sw_finding *f)
+{
+	struct worker *w = ctx;
+	pthread_mutex_lock(&w->ws->lock);
+	name_file(w->ws, w->cur_file);
+	sw_alert_finding(w->ws->out, f);
+	pthread_mutex_unlock(&w->ws->lock);
+}
+
+static void locked_flow(void *ctx, const struct sw_flow_info *fi)
+{
+	struct worker *w = ctx;
+	pthread_mutex_lock(&w->ws->lock);
+	name_file(w->ws, w->cur_file);
+	sw_alert_flow(w->ws->out, fi);
+	pthread_mutex_unlock(&w->ws->lock);
+}
+
+int sw_workers_reopen(struct sw_workers *ws, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&ws->lock);
+	int rc = sw_alert_reopen(ws->out, err, errlen);
+	pthread_mutex_unlock(&ws->lock);
+	return rc;
+}
+
+/* ---- producer --------------------------------------------------------------- */
+
+/* Wait until n contiguous-or-wrapped bytes are free; returns the write offset. */
+static uint64_t ring_reserve(struct ring *r, uint32_t n)
+{
+	unsigned round = 0;
+	while (r->prod_head + n - r->prod_tail > RING_BYTES) {
+		r->prod_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (r->prod_head + n - r->prod_tail <= RING_BYTES)
+			break;
+		wait_round(round++);
+	}
+	return r->prod_head;
+}
+
+void sw_workers_packet(struct sw_workers *ws, const struct sw_packet *pkt)
+{
+	struct worker *w = &ws->w[sw_workers_shard(pkt) % ws->n];
+	struct ring *r = &w->ring;
+
+	uint32_t l3_len = pkt->l3 ? pkt->l3_len : 0;
+	uint32_t pay_len = pkt->payload ? pkt->payload_len : 0;
+	bool inside = l3_len && pay_len && pkt->payload >= pkt->l3 &&
+		      (size_t)(pkt->payload - pkt->l3) <= l3_len &&
+		      pay_len <= l3_len - (size_t)(pkt->payload - pkt->l3);
+	uint32_t extra = (inside || !pay_len) ? 0 : pay_len;
+	/* Cannot happen with frames of at most 256 KiB; keeps an entry inside the ring. */
+	if (l3_len > ENTRY_MAX / 2)
+		l3_len = ENTRY_MAX / 2;
+	if (extra > ENTRY_MAX / 2)
+		extra = pay_len = ENTRY_MAX / 2;
+	uint32_t len = (uint32_t)sizeof(struct entry) + l3_len + extra;
+	len = (len + ENTRY_ALIGN - 1) & ~(ENTRY_ALIGN - 1);
+
+	uint64_t at = r->prod_head;
+	uint32_t off = (uint32_t)(at & (RING_BYTES - 1));
+	if (RING_BYTES - off < len) {
+		/* Not enough room before the end: a skip entry, then start over at 0. */
+		uint32_t skip = RING_BYTES - off;
+		ring_reserve(r, skip);
+		struct entry *s = (struct entry *)(r->buf + off);
+		s->len = skip;
+		s->kind = KIND_SKIP;
+		r->prod_head += skip;
+		off = 0;
+	}
+	ring_reserve(r, len);
+	struct entry *e = (struct entry *)(r->buf + off);
+	uint8_t *data = (uint8_t *)(e + 1);
+	e->len = len;
+	e->kind = KIND_PACKET;
+	e->pkt = *pkt;
+	e->pkt.l3_len = l3_len;
+	e->pkt.payload_len = pay_len;
+	if (l3_len)
+		memcpy(data, pkt->l3, l3_len);
+	if (inside)
+		e->payload_off = (uint32_t)(pkt->payload - pkt->l3);
+	else {
+		e->payload_off = l3_len;
+		if (extra)
+			memcpy(data + l3_len, pkt->payload, extra);
+	}
+	r->prod_head += len;
+	atomic_store_explicit(&r->head, r->prod_head, memory_order_release);
+}
+
+void sw_workers_set_policy(struct sw_workers *ws, unsigned i, struct sw_policy *p)
+{
+	if (i >= ws->n) {
+		sw_policy_free(p);
+		return;
+	}
+	/* A policy the worker has not taken yet is replaced, and freed here. */
+	sw_policy_free(atomic_exchange(&ws->w[i].pending, p));
+}
+
+/* ---- consumer --------------------------------------------------------------- */
+
+static void take_policy(struct worker *w)
+{
+	if (!atomic_load_explicit(&w->pending, memory_order_relaxed))
+		return;
+	struct sw_policy *p = atomic_exchange(&w->pending, NULL);
+	if (p)
+		sw_policy_free(sw_engine_set_policy(w->eng, p));
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct ring *r = &w->ring;
+	uint64_t tail = 0;
+	unsigned round = 0;
+
+	for (;;) {
+		if (tail == r->cons_head) {
+			r->cons_head = atomic_load_explicit(&r->head, memory_order_acquire);
+			if (tail == r->cons_head) {
+				if (atomic_load_explicit(&w->done, memory_order_acquire)) {
+					/* done is stored after the last head: one more look. */
+					r->cons_head = atomic_load_explicit(&r->head, memory_order_acquire);
+					if (tail == r->cons_head)
+						break;
+					continue;
+				}
+				wait_round(round++);
+				continue;
+			}
+		}
+		round = 0;
+		struct entry *e = (struct entry *)(r->buf + (tail & (RING_BYTES - 1)));
+		if (e->kind == KIND_PACKET) {
+			struct sw_packet pkt = e->pkt;
+			uint8_t *data = (uint8_t *)(e + 1);
+			pkt.l3 = pkt.l3_len ? data : NULL;
+			pkt.payload = data + e->payload_off;
+			w->cur_file = pkt.file_no;
+			take_policy(w);
+			sw_engine_packet(w->eng, &pkt);
+		}
+		tail += e->len;
+		atomic_store_explicit(&r->tail, tail, memory_order_release);
+	}
+	take_policy(w);
+	w->cur_file = w->ws->last_file;
+	sw_engine_flush(w->eng);
+	return NULL;
+}
+
+/* ---- life cycle --------------------------------------------------------------- */
+
+struct sw_workers *sw_workers_start(unsigned n, const struct sw_dissect_config *dc,
+				    struct sw_alert *out, struct sw_policy **policies,
+				    const char *const *files, size_t n_files,
+				    char *err, size_t errlen)
+{
+	struct sw_workers *ws = NULL;
+	if (n < 2 || n > SW_WORKERS_MAX) {
+		snprintf(err, errlen, "--workers: %u is outside 2-%d", n, SW_WORKERS_MAX);
+		goto fail_policies;
+	}
+	ws = calloc(1, sizeof(*ws) + n * sizeof(ws->w[0]));
+	if (!ws) {
+		snprintf(err, errlen, "out of memory");
+		goto fail_policies;
+	}
+	ws->n = n;
+	ws->out = out;
+	ws->out_file = UINT32_MAX;
+	ws->files = files;
+	ws->n_files = n_files;
+	pthread_mutex_init(&ws->lock, NULL);
+	/* Engines are built here, one after another: nDPI's set-up is not
+	 * promised to be safe in parallel. */
+	for (unsigned i = 0; i < n; i++) {
+		struct worker *w = &ws->w[i];
+		w->ws = ws;
+		struct sw_sink sink = { w, locked_finding, locked_flow };
+		w->ring.buf = aligned_alloc(64, RING_BYTES);
+		w->eng = sw_engine_new(dc, &sink);
+		if (!w->ring.buf || !w->eng) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		sw_engine_set_policy(w->eng, policies[i]);
+		policies[i] = NULL;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		int rc = pthread_create(&ws->w[i].th, NULL, worker_main, &ws->w[i]);
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot start worker %u: %s", i, strerror(rc));
+			goto fail;
+		}
+		ws->w[i].running = true;
+	}
+	return ws;
+fail:
+	sw_workers_free(ws);
+	ws = NULL;
+fail_policies:
+	for (unsigned i = 0; i < n && i < SW_WORKERS_MAX; i++)
+		if (policies[i]) {
+			sw_policy_free(policies[i]);
+			policies[i] = NULL;
+		}
+	return NULL;
+}
+
+void sw_workers_finish(struct sw_workers *ws, uint32_t last_file)
+{
+	ws->last_file = last_file;
+	for (unsigned i = 0; i < ws->n; i++)
+		atomic_store_explicit(&ws->w[i].done, true, memory_order_release);
+	for (unsigned i = 0; i < ws->n; i++)
+		if (ws->w[i].running) {
+			pthread_join(ws->w[i].th, NULL);
+			ws->w[i].running = false;
+		}
+	/* Later lines (stats, stop) name the last file, as with one worker. */
+	pthread_mutex_lock(&ws->lock);
+	name_file(ws, last_file);
+	pthread_mutex_unlock(&ws->lock);
+}
+
+void sw_workers_stats(const struct sw_workers *ws, struct sw_dissect_stats *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned i = 0; i < ws->n; i++) {
+		struct sw_dissect_stats s;
+		sw_engine_stats(ws->w[i].eng, &s);
+		/* Every member is a uint64_t counter: add them one by one. */
+		const uint64_t *src = (const uint64_t *)&s;
+		uint64_t *dst = (uint64_t *)sum;
+		_Static_assert(sizeof(struct sw_dissect_stats) % sizeof(uint64_t) == 0,
+			       "sw_dissect_stats holds only uint64_t counters");
+		for (size_t k = 0; k < sizeof(s) / sizeof(uint64_t); k++)
+			dst[k] += src[k];
+	}
+}
+
+void sw_workers_raise_sensor(struct sw_workers *ws, uint64_t ts_ns, const char *detail)
+{
+	sw_engine_raise_sensor(ws->w[0].eng, ts_ns, detail);
+}
+
+void sw_workers_free(struct sw_workers *ws)
+{
+	if (!ws)
+		return;
+	for (unsigned i = 0; i < ws->n; i++)
+		atomic_store_explicit(&ws->w[i].done, true, memory_order_release);
+	for (unsigned i = 0; i < ws->n; i++) {
+		struct worker *w = &ws->w[i];
+		if (w->running)
+			pthread_join(w->th, NULL);
+		if (w->eng) {
+			sw_policy_free(sw_engine_set_policy(w->eng, NULL));
+			sw_engine_free(w->eng);
+		}
+		sw_policy_free(atomic_exchange(&w->pending, NULL));
+		free(w->ring.buf);
+	}
+	pthread_mutex_destroy(&ws->lock);
+	free(ws);
+}
