@@ -2,20 +2,25 @@
  * engine.c - the flow table and the per-packet path of dissect/.
  *
  * Invariants:
- *  - Flows live in a chained hash table (power-of-two buckets, doubled as
- *    the table fills so it stays as small as the live flows need, seeded
- *    symmetric hash, so both directions land in one bucket) and on one of
+ *  - Flows live in an open-addressing table of 8-byte slots {32-bit hash,
+ *    pool index + 1} (linear probing, backward-shift deletion so there are
+ *    no tombstones; power-of-two size, doubled while the live flows pass
+ *    half of it, up to what the cap needs; seeded symmetric hash, so both
+ *    directions probe from one slot).  A lookup reads slots and visits a
+ *    flow only when its hash matches.  Flows are also on one of
  *    three LRU lists ordered by last packet time: CLOSED (ended, kept a few
  *    seconds so late segments do not start a new flow), EMBRYO (no payload
  *    yet) and ACTIVE.  Idle flows are expired from the list heads by packet
  *    time; when the table is full the oldest CLOSED flow, else the oldest
  *    EMBRYO one, else the oldest ACTIVE one is evicted.  Every eviction is
  *    counted, and evicting a flow that had not ended is a cap hit.
- *  - struct sw_flow comes from a pool grown in chunks; nothing is allocated
- *    per packet.  struct sw_app is allocated once per mail/TLS flow.
+ *  - struct sw_flow comes from a pool grown in 64-byte aligned chunks and is
+ *    named by its index (the chunk table turns it into an address); the
+ *    LRU links are indexes too.  Nothing is allocated per packet.  struct sw_app is allocated once per mail/TLS flow.
  *  - The reassembly consumer (deliver) never stops a stream itself: it sets
  *    stop_req, acted on after the segment is done.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -27,27 +32,34 @@
 
 enum { LIST_CLOSED = 0, LIST_EMBRYO = 1, LIST_ACTIVE = 2, LIST__COUNT };
 
-#define POOL_CHUNK 4096
+#define POOL_SHIFT 12
+#define POOL_CHUNK (1u << POOL_SHIFT)
+#define NIL UINT32_MAX              /* no flow: end of an LRU or free list */
 
-struct pool_chunk {
-	struct pool_chunk *next;
-	struct sw_flow flows[];
+_Static_assert(sizeof(struct sw_flow) == 128, "struct sw_flow is two cache lines");
+_Static_assert(offsetof(struct sw_flow, app) == 64, "the per-packet fields fill the first line");
+
+/* A table slot: idx 0 is empty, else the flow's pool index + 1. */
+struct slot {
+	uint32_t hash;
+	uint32_t idx;
 };
 
 struct lru {
-	struct sw_flow *head, *tail;
+	uint32_t head, tail;
 };
 
 struct sw_engine {
 	struct sw_dissect_config cfg;
 	struct sw_sink sink;
 	uint64_t seed;
-	struct sw_flow **buckets;
-	uint32_t max_buckets;         /* the size the cap needs; growth stops there */
+	struct slot *slots;
+	uint32_t max_slots;           /* the size the cap needs; growth stops there */
 	uint32_t mask;
 	uint32_t n_flows;
-	struct sw_flow *free_list;
-	struct pool_chunk *chunks;
+	uint32_t free_list;           /* pool index, NIL when empty */
+	struct sw_flow **chunks;      /* chunk table: pool index >> POOL_SHIFT */
+	uint32_t n_chunks;
 	uint32_t pool_size;
 	struct lru lists[LIST__COUNT];
 	struct sw_reasm_caps caps;
@@ -131,44 +143,12 @@ static inline uint32_t flow_hash(const struct sw_engine *e, const struct sw_pack
 	return (uint32_t)mix64(h ^ p->ip_version);
 }
 
-/* ---- LRU lists ------------------------------------------------------------ */
-
-static void lru_unlink(struct sw_engine *e, struct sw_flow *f)
-{
-	struct lru *l = &e->lists[f->list];
-	if (f->lprev)
-		f->lprev->lnext = f->lnext;
-	else
-		l->head = f->lnext;
-	if (f->lnext)
-		f->lnext->lprev = f->lprev;
-	else
-		l->tail = f->lprev;
-	f->lprev = f->lnext = NULL;
-}
-
-static void lru_append(struct sw_engine *e, struct sw_flow *f, uint8_t list)
-{
-	struct lru *l = &e->lists[list];
-	f->list = list;
-	f->lnext = NULL;
-	f->lprev = l->tail;
-	if (l->tail)
-		l->tail->lnext = f;
-	else
-		l->head = f;
-	l->tail = f;
-}
-
-static inline void lru_touch(struct sw_engine *e, struct sw_flow *f, uint8_t list)
-{
-	if (f->list == list && e->lists[list].tail == f)
-		return;
-	lru_unlink(e, f);
-	lru_append(e, f, list);
-}
-
 /* ---- pool ----------------------------------------------------------------- */
+
+static inline struct sw_flow *flow_at(const struct sw_engine *e, uint32_t i)
+{
+	return &e->chunks[i >> POOL_SHIFT][i & (POOL_CHUNK - 1)];
+}
 
 static void mem_add(struct sw_engine *e, int64_t n)
 {
@@ -177,66 +157,158 @@ static void mem_add(struct sw_engine *e, int64_t n)
 		e->st.mem_peak = (uint64_t)e->mem;
 }
 
-static struct sw_flow *flow_alloc(struct sw_engine *e)
+/* A cleared flow from the pool; its index in *idx.  NULL when the cap or memory is out. */
+static struct sw_flow *flow_alloc(struct sw_engine *e, uint32_t *idx)
 {
-	if (!e->free_list) {
+	if (e->free_list == NIL) {
 		if (e->pool_size >= e->cfg.max_flows)
 			return NULL;
-		uint32_t n = SW_MIN((uint32_t)POOL_CHUNK, e->cfg.max_flows - e->pool_size);
-		struct pool_chunk *c = malloc(sizeof(*c) + (size_t)n * sizeof(struct sw_flow));
+		uint32_t n = SW_MIN(POOL_CHUNK, e->cfg.max_flows - e->pool_size);
+		size_t sz = (size_t)n * sizeof(struct sw_flow);
+		struct sw_flow *c = aligned_alloc(64, sz);
 		if (!c)
 			return NULL;
-		mem_add(e, (int64_t)(sizeof(*c) + (size_t)n * sizeof(struct sw_flow)));
-		c->next = e->chunks;
-		e->chunks = c;
+		mem_add(e, (int64_t)sz);
+		uint32_t base = e->pool_size;
+		e->chunks[base >> POOL_SHIFT] = c;
+		e->n_chunks++;
 		for (uint32_t i = n; i-- > 0;) {
-			c->flows[i].hnext = e->free_list;
-			e->free_list = &c->flows[i];
+			c[i].lnext = e->free_list;
+			e->free_list = base + i;
 		}
 		e->pool_size += n;
 	}
-	struct sw_flow *f = e->free_list;
-	e->free_list = f->hnext;
+	uint32_t i = e->free_list;
+	struct sw_flow *f = flow_at(e, i);
+	e->free_list = f->lnext;
 	memset(f, 0, sizeof(*f));
+	*idx = i;
 	return f;
+}
+
+/* ---- LRU lists ------------------------------------------------------------ */
+
+static void lru_unlink(struct sw_engine *e, struct sw_flow *f, uint32_t i)
+{
+	struct lru *l = &e->lists[f->list];
+	(void)i;
+	if (f->lprev != NIL)
+		flow_at(e, f->lprev)->lnext = f->lnext;
+	else
+		l->head = f->lnext;
+	if (f->lnext != NIL)
+		flow_at(e, f->lnext)->lprev = f->lprev;
+	else
+		l->tail = f->lprev;
+	f->lprev = f->lnext = NIL;
+}
+
+static void lru_append(struct sw_engine *e, struct sw_flow *f, uint32_t i, uint8_t list)
+{
+	struct lru *l = &e->lists[list];
+	f->list = list & 3;
+	f->lnext = NIL;
+	f->lprev = l->tail;
+	if (l->tail != NIL)
+		flow_at(e, l->tail)->lnext = i;
+	else
+		l->head = i;
+	l->tail = i;
+}
+
+static inline void lru_touch(struct sw_engine *e, struct sw_flow *f, uint32_t i, uint8_t list)
+{
+	if (f->list == list && e->lists[list].tail == i)
+		return;
+	lru_unlink(e, f, i);
+	lru_append(e, f, i, list);
 }
 
 /* ---- table ---------------------------------------------------------------- */
 
 static inline bool same_ip(const uint8_t *a, const uint8_t *b) { return memcmp(a, b, 16) == 0; }
 
-/* Find the flow of p; *dir is 0 when p goes client->server. */
-static struct sw_flow *lookup(struct sw_engine *e, uint32_t h, const struct sw_packet *p, int *dir)
+/* The hash of a flow, from its own endpoints: equal to flow_hash() of its packets. */
+static inline uint32_t flow_rehash(const struct sw_engine *e, const struct sw_flow *f)
 {
-	for (struct sw_flow *f = e->buckets[h & e->mask]; f; f = f->hnext) {
-		if (f->hash != h || f->ip_version != p->ip_version)
+	uint64_t h = endpoint_hash(e->seed, f->cli, f->cport) + endpoint_hash(e->seed, f->srv, f->sport);
+	return (uint32_t)mix64(h ^ f->ip_version);
+}
+
+/* Find the flow of p; *dir is 0 when p goes client->server, *idx its pool index. */
+static struct sw_flow *lookup(struct sw_engine *e, uint32_t h, const struct sw_packet *p, int *dir,
+			      uint32_t *idx)
+{
+	for (uint32_t s = h & e->mask;; s = (s + 1) & e->mask) {
+		struct slot sl = e->slots[s];
+		if (sl.idx == 0)
+			return NULL;
+		if (sl.hash != h)
+			continue;
+		struct sw_flow *f = flow_at(e, sl.idx - 1);
+		if (f->ip_version != p->ip_version)
 			continue;
 		if (f->cport == p->sport && f->sport == p->dport &&
 		    same_ip(f->cli, p->src) && same_ip(f->srv, p->dst)) {
 			*dir = 0;
+			*idx = sl.idx - 1;
 			return f;
 		}
 		if (f->cport == p->dport && f->sport == p->sport &&
 		    same_ip(f->cli, p->dst) && same_ip(f->srv, p->src)) {
 			*dir = 1;
+			*idx = sl.idx - 1;
 			return f;
 		}
 	}
-	return NULL;
 }
 
-static void table_remove(struct sw_engine *e, struct sw_flow *f)
+/* Put pool index i with hash h in the first free slot of its probe sequence. */
+static void slot_insert(struct slot *slots, uint32_t mask, uint32_t h, uint32_t i)
 {
-	struct sw_flow **pp = &e->buckets[f->hash & e->mask];
-	while (*pp && *pp != f)
-		pp = &(*pp)->hnext;
-	if (*pp)
-		*pp = f->hnext;
-	lru_unlink(e, f);
+	uint32_t s = h & mask;
+	while (slots[s].idx != 0)
+		s = (s + 1) & mask;
+	slots[s].hash = h;
+	slots[s].idx = i + 1;
+}
+
+/*
+ * Empty slot s and shift back the entries after it that probed past it
+ * (Knuth 6.4, algorithm R), so no probe sequence is left broken.
+ */
+static void slot_delete(struct sw_engine *e, uint32_t s)
+{
+	uint32_t m = e->mask;
+	for (uint32_t j = (s + 1) & m; e->slots[j].idx != 0; j = (j + 1) & m) {
+		uint32_t home = e->slots[j].hash & m;
+		/* Move j back to s unless its home lies cyclically in (s, j]. */
+		bool stays = s <= j ? (s < home && home <= j) : (s < home || home <= j);
+		if (!stays) {
+			e->slots[s] = e->slots[j];
+			s = j;
+		}
+	}
+	e->slots[s].idx = 0;
+	e->slots[s].hash = 0;
+}
+
+static void table_remove(struct sw_engine *e, struct sw_flow *f, uint32_t i)
+{
+	uint32_t h = flow_rehash(e, f);
+	for (uint32_t s = h & e->mask;; s = (s + 1) & e->mask) {
+		if (e->slots[s].idx == 0)
+			break; /* not in the table: cannot happen */
+		if (e->slots[s].idx == i + 1) {
+			slot_delete(e, s);
+			break;
+		}
+	}
+	lru_unlink(e, f, i);
 	e->n_flows--;
 	e->st.flows_active = e->n_flows;
-	f->hnext = e->free_list;
-	e->free_list = f;
+	f->lnext = e->free_list;
+	e->free_list = i;
 }
 
 /* Ports whose server side we know: they fix the client when no SYN was seen. */
@@ -252,61 +324,65 @@ static bool server_port(uint16_t port)
 	}
 }
 
-static struct sw_flow *flow_create(struct sw_engine *e, uint32_t h, const struct sw_packet *p, int *dir);
+static struct sw_flow *flow_create(struct sw_engine *e, uint32_t h, const struct sw_packet *p, int *dir,
+				   uint32_t *idx);
 static void flow_end(struct sw_engine *e, struct sw_flow *f, uint64_t ts, int why);
 
 enum { END_FIN, END_RST, END_TIMEOUT, END_EVICTED, END_FLUSH };
 
 static bool evict_one(struct sw_engine *e, uint64_t ts)
 {
-	struct sw_flow *f = NULL;
-	for (int l = 0; l < LIST__COUNT && !f; l++)
-		f = e->lists[l].head;
-	if (!f)
+	uint32_t i = NIL;
+	for (int l = 0; l < LIST__COUNT && i == NIL; l++)
+		i = e->lists[l].head;
+	if (i == NIL)
 		return false;
+	struct sw_flow *f = flow_at(e, i);
 	e->st.flows_evicted_cap++;
 	/* A flow that had not ended may have been a session about to speak. */
 	if (!f->closed)
 		e->st.caps_hit++;
 	flow_end(e, f, ts, END_EVICTED);
-	table_remove(e, f);
+	table_remove(e, f, i);
 	return true;
 }
 
 /*
- * Double the bucket array (load above 1): once per doubling of the live
- * flows, never per packet.  On allocation failure the table keeps working
- * with longer chains.
+ * Double the slot array (live flows above half of it): once per doubling
+ * of the live flows, never per packet; the slots carry their hashes, so no
+ * flow is read.  On allocation failure the table stays as it is and
+ * flow_create() refuses flows once it is full.
  */
-static void grow_buckets(struct sw_engine *e)
+static void grow_slots(struct sw_engine *e)
 {
 	uint32_t nb = (e->mask + 1) * 2;
-	struct sw_flow **b = calloc(nb, sizeof(*b));
+	struct slot *b = calloc(nb, sizeof(*b));
 	if (!b)
 		return;
-	for (uint32_t i = 0; i <= e->mask; i++) {
-		struct sw_flow *f = e->buckets[i];
-		while (f) {
-			struct sw_flow *next = f->hnext;
-			f->hnext = b[f->hash & (nb - 1)];
-			b[f->hash & (nb - 1)] = f;
-			f = next;
-		}
-	}
+	for (uint32_t s = 0; s <= e->mask; s++)
+		if (e->slots[s].idx != 0)
+			slot_insert(b, nb - 1, e->slots[s].hash, e->slots[s].idx - 1);
 	mem_add(e, -(int64_t)((e->mask + 1) * sizeof(*b)));
-	free(e->buckets);
-	e->buckets = b;
+	free(e->slots);
+	e->slots = b;
 	e->mask = nb - 1;
 	mem_add(e, (int64_t)(nb * sizeof(*b)));
 }
 
-static struct sw_flow *flow_create(struct sw_engine *e, uint32_t h, const struct sw_packet *p, int *dir)
+static struct sw_flow *flow_create(struct sw_engine *e, uint32_t h, const struct sw_packet *p, int *dir,
+				   uint32_t *idx)
 {
 	if (e->n_flows >= e->cfg.max_flows && !evict_one(e, p->ts_ns))
 		return NULL;
-	struct sw_flow *f = flow_alloc(e);
+	if (e->n_flows >= e->mask / 2 + 1 && e->mask + 1 < e->max_slots)
+		grow_slots(e);
+	if (e->n_flows >= e->mask)
+		return NULL; /* the slot array could not grow: keep one slot empty */
+	uint32_t i;
+	struct sw_flow *f = flow_alloc(e, &i);
 	if (!f)
 		return NULL;
+	f->lprev = f->lnext = NIL;
 	/* Client = SYN sender; SYN-ACK sender is the server; else a known server port. */
 	bool src_is_client;
 	if ((p->tcp_flags & (SW_TH_SYN | SW_TH_ACK)) == SW_TH_SYN)
@@ -334,14 +410,11 @@ static struct sw_flow *flow_create(struct sw_engine *e, uint32_t h, const struct
 		f->sport = p->sport;
 		*dir = 1;
 	}
-	f->hash = h;
 	f->first_ts = f->last_ts = p->ts_ns;
 	f->file_no = p->file_no;
-	if (e->n_flows >= e->mask && e->mask + 1 < e->max_buckets)
-		grow_buckets(e);
-	f->hnext = e->buckets[h & e->mask];
-	e->buckets[h & e->mask] = f;
-	lru_append(e, f, LIST_EMBRYO);
+	slot_insert(e->slots, e->mask, h, i);
+	lru_append(e, f, i, LIST_EMBRYO);
+	*idx = i;
 	e->n_flows++;
 	e->st.flows_created++;
 	e->st.flows_active = e->n_flows;
@@ -360,17 +433,17 @@ static void flow_swap(struct sw_flow *f)
 	uint16_t tp = f->cport;
 	f->cport = f->sport;
 	f->sport = tp;
-	uint64_t tv = f->pkts[0];
+	uint32_t tp32 = f->pkts[0];
 	f->pkts[0] = f->pkts[1];
-	f->pkts[1] = tv;
-	tv = f->bytes[0];
+	f->pkts[1] = tp32;
+	uint64_t tv = f->bytes[0];
 	f->bytes[0] = f->bytes[1];
 	f->bytes[1] = tv;
 	uint32_t ti = f->isn[0];
 	f->isn[0] = f->isn[1];
 	f->isn[1] = ti;
-	f->isn_known = (uint8_t)(((f->isn_known & 1) << 1) | ((f->isn_known >> 1) & 1));
-	f->fin = (uint8_t)(((f->fin & 1) << 1) | ((f->fin >> 1) & 1));
+	f->isn_known = (uint8_t)(((f->isn_known & 1) << 1) | ((f->isn_known >> 1) & 1)) & 3;
+	f->fin = (uint8_t)(((f->fin & 1) << 1) | ((f->fin >> 1) & 1)) & 3;
 }
 
 /* ---- memory accounting ---------------------------------------------------- */
@@ -750,12 +823,15 @@ static void expire(struct sw_engine *e, uint64_t now)
 	for (int l = 0; l < LIST__COUNT; l++) {
 		uint64_t to = l == LIST_CLOSED ? e->cfg.closed_timeout_ns :
 			      l == LIST_EMBRYO ? e->cfg.syn_timeout_ns : e->cfg.idle_timeout_ns;
-		struct sw_flow *f;
-		while ((f = e->lists[l].head) && f->last_ts + to < now) {
+		uint32_t i;
+		while ((i = e->lists[l].head) != NIL) {
+			struct sw_flow *f = flow_at(e, i);
+			if (f->last_ts + to >= now)
+				break;
 			if (!f->closed)
 				e->st.flows_timed_out++;
 			flow_end(e, f, f->last_ts, END_TIMEOUT);
-			table_remove(e, f);
+			table_remove(e, f, i);
 		}
 	}
 }
@@ -800,7 +876,7 @@ static void feed(struct sw_engine *e, struct sw_flow *f, int dir, uint32_t seq, 
 }
 
 /* The flow's first payload: pick its dissector, or start classifying it. */
-static bool app_start(struct sw_engine *e, struct sw_flow *f, int dir, const struct sw_packet *p)
+static bool app_start(struct sw_engine *e, struct sw_flow *f, uint32_t fi, int dir, const struct sw_packet *p)
 {
 	enum sw_cls_strength st;
 	enum sw_app_proto proto = classify(f, dir, p->payload, p->payload_len, &st);
@@ -830,7 +906,7 @@ static bool app_start(struct sw_engine *e, struct sw_flow *f, int dir, const str
 		f->ignored = true;
 		return false;
 	}
-	lru_touch(e, f, LIST_ACTIVE);
+	lru_touch(e, f, fi, LIST_ACTIVE);
 	return true;
 }
 
@@ -890,7 +966,7 @@ static bool app_pending(struct sw_engine *e, struct sw_flow *f, int dir, const s
 	return !v.logged;
 }
 
-static void payload(struct sw_engine *e, struct sw_flow *f, int dir, const struct sw_packet *p)
+static void payload(struct sw_engine *e, struct sw_flow *f, uint32_t fi, int dir, const struct sw_packet *p)
 {
 	if (f->ignored || (f->finished & (1u << dir)))
 		return;
@@ -902,7 +978,7 @@ static void payload(struct sw_engine *e, struct sw_flow *f, int dir, const struc
 			dir = 0;
 		}
 		f->client_known = true;
-		if (!app_start(e, f, dir, p))
+		if (!app_start(e, f, fi, dir, p))
 			return;
 	}
 	if (f->app->cls && !app_pending(e, f, dir, p))
@@ -920,13 +996,14 @@ void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
 
 	uint32_t h = flow_hash(e, p);
 	int dir = 0;
-	struct sw_flow *f = lookup(e, h, p, &dir);
+	uint32_t fi = NIL;
+	struct sw_flow *f = lookup(e, h, p, &dir, &fi);
 	uint8_t fl = p->tcp_flags;
 
 	if (f && f->closed) {
 		/* A new SYN on a closed 4-tuple starts a new connection. */
 		if ((fl & (SW_TH_SYN | SW_TH_ACK)) == SW_TH_SYN) {
-			table_remove(e, f);
+			table_remove(e, f, fi);
 			f = NULL;
 		} else {
 			f->last_ts = p->ts_ns;
@@ -938,13 +1015,14 @@ void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
 			return; /* bare ACK / RST / FIN of a flow we never saw: nothing to learn */
 		if (fl & SW_TH_RST)
 			return;
-		f = flow_create(e, h, p, &dir);
+		f = flow_create(e, h, p, &dir, &fi);
 		if (!f)
 			return;
 	}
 
 	f->last_ts = p->ts_ns;
-	f->pkts[dir]++;
+	if (f->pkts[dir] != UINT32_MAX)
+		f->pkts[dir]++;
 	f->bytes[dir] += p->payload_len;
 	if ((fl & (SW_TH_SYN | SW_TH_FIN)) == (SW_TH_SYN | SW_TH_FIN))
 		sw_count_anomaly(e, SW_AN_TCP_BAD_FLAGS);
@@ -953,7 +1031,6 @@ void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
 		f->isn[dir] = p->seq;
 		f->isn_known |= (uint8_t)(1u << dir);
 		if (dir == 0) {
-			f->syn_seen = true;
 			f->syn_opts = sw_path_syn_set(p->opt_kinds, SW_MIN(p->n_opts, (uint8_t)SW_TCP_MAX_OPTS));
 		} else {
 			f->synack_seen = true;
@@ -966,23 +1043,23 @@ void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
 		}
 	}
 	if (p->payload_len > 0 || (f->app && (fl & SW_TH_FIN)))
-		payload(e, f, dir, p);
+		payload(e, f, fi, dir, p);
 	/* payload() may swap the flow's sides; recompute the direction. */
 	if (f->cport != p->sport || !same_ip(f->cli, p->src))
 		dir = 1;
 	else
 		dir = 0;
 
-	lru_touch(e, f, f->app || f->pkts[0] + f->pkts[1] > 3 ? LIST_ACTIVE : LIST_EMBRYO);
+	lru_touch(e, f, fi, f->app || (uint64_t)f->pkts[0] + f->pkts[1] > 3 ? LIST_ACTIVE : LIST_EMBRYO);
 
 	if (fl & SW_TH_RST) {
 		flow_end(e, f, p->ts_ns, END_RST);
-		lru_touch(e, f, LIST_CLOSED);
+		lru_touch(e, f, fi, LIST_CLOSED);
 	} else if (fl & SW_TH_FIN) {
 		f->fin |= (uint8_t)(1u << dir);
 		if (f->fin == 3) {
 			flow_end(e, f, p->ts_ns, END_FIN);
-			lru_touch(e, f, LIST_CLOSED);
+			lru_touch(e, f, fi, LIST_CLOSED);
 		}
 	}
 	sync_mem(e);
@@ -991,10 +1068,11 @@ void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
 void sw_engine_flush(struct sw_engine *e)
 {
 	for (int l = 0; l < LIST__COUNT; l++) {
-		struct sw_flow *f;
-		while ((f = e->lists[l].head)) {
+		uint32_t i;
+		while ((i = e->lists[l].head) != NIL) {
+			struct sw_flow *f = flow_at(e, i);
 			flow_end(e, f, f->last_ts, END_FLUSH);
-			table_remove(e, f);
+			table_remove(e, f, i);
 		}
 	}
 }
@@ -1044,20 +1122,28 @@ struct sw_engine *sw_engine_new(const struct sw_dissect_config *cfg, const struc
 	e->seed = cfg->seed;
 	if (e->seed == 0 && getrandom(&e->seed, sizeof(e->seed), 0) != (ssize_t)sizeof(e->seed))
 		e->seed = 0x5eed5eed5eed5eedull;
-	e->max_buckets = 1024;
-	while (e->max_buckets < e->cfg.max_flows && e->max_buckets < (1u << 30))
-		e->max_buckets <<= 1;
-	uint32_t nb = 1024;
-	e->buckets = calloc(nb, sizeof(*e->buckets));
+	if (e->cfg.max_flows > (1u << 30))
+		e->cfg.max_flows = 1u << 30;
+	/* At most half full at the cap: short probe sequences. */
+	e->max_slots = 2048;
+	while (e->max_slots < 2 * e->cfg.max_flows)
+		e->max_slots <<= 1;
+	uint32_t nb = 2048;
+	e->slots = calloc(nb, sizeof(*e->slots));
+	e->chunks = calloc((e->cfg.max_flows >> POOL_SHIFT) + 1, sizeof(*e->chunks));
 	e->memo = sw_memo_new(e->cfg.server_memory_max);
-	if (!e->buckets || !e->memo) {
-		free(e->buckets);
+	if (!e->slots || !e->chunks || !e->memo) {
+		free(e->slots);
+		free(e->chunks);
 		sw_memo_free(e->memo);
 		free(e);
 		return NULL;
 	}
+	e->free_list = NIL;
+	for (int l = 0; l < LIST__COUNT; l++)
+		e->lists[l].head = e->lists[l].tail = NIL;
 	e->mask = nb - 1;
-	mem_add(e, (int64_t)(nb * sizeof(*e->buckets)));
+	mem_add(e, (int64_t)(nb * sizeof(*e->slots)));
 	e->caps.buf_max = e->cfg.stream_buf_max;
 	e->caps.ooo_max_bytes = e->cfg.ooo_max_bytes;
 	e->caps.ooo_max_segments = e->cfg.ooo_max_segments;
@@ -1076,19 +1162,17 @@ void sw_engine_free(struct sw_engine *e)
 	if (!e)
 		return;
 	for (int l = 0; l < LIST__COUNT; l++) {
-		struct sw_flow *f;
-		while ((f = e->lists[l].head)) {
+		uint32_t i;
+		while ((i = e->lists[l].head) != NIL) {
+			struct sw_flow *f = flow_at(e, i);
 			app_free(e, f);
-			table_remove(e, f);
+			table_remove(e, f, i);
 		}
 	}
-	struct pool_chunk *c = e->chunks;
-	while (c) {
-		struct pool_chunk *n = c->next;
-		free(c);
-		c = n;
-	}
-	free(e->buckets);
+	for (uint32_t c = 0; c < e->n_chunks; c++)
+		free(e->chunks[c]);
+	free(e->chunks);
+	free(e->slots);
 	sw_memo_free(e->memo);
 	sw_classifier_free(e->cls);
 	free(e);

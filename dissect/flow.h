@@ -125,29 +125,40 @@ struct sw_app {
 	struct sw_flow_info info;
 };
 
+/*
+ * Two cache lines (the pool aligns each flow on 64 bytes): the first holds
+ * what the lookup compares and what every packet updates, the second the
+ * summary and the SYN-ACK fingerprint.  The flow table and the LRU lists
+ * address flows by pool index (engine.c).
+ */
 struct sw_flow {
-	struct sw_flow *hnext;       /* hash chain */
-	struct sw_flow *lprev, *lnext; /* LRU list, oldest first */
-	uint32_t hash;
-	uint8_t list;                /* which LRU list */
-	uint8_t ip_version;
-	uint8_t cli[16], srv[16];
+	/* First line: lookup and per-packet state. */
+	uint32_t lprev, lnext;       /* LRU list (oldest first) by pool index; free list */
+	uint8_t list : 2;            /* which LRU list */
+	uint8_t ip_version : 4;      /* 4 or 6 */
+	bool synack_seen : 1;
+	bool client_known : 1;
+	bool closed : 1;
+	bool ignored : 1;
+	uint8_t fin : 2;             /* bit 0: client FIN, bit 1: server FIN */
+	uint8_t isn_known : 2;       /* bit d: isn[d] is the SYN's sequence number */
+	uint8_t finished : 2;        /* bit d: direction d needs no more bytes (reassembly stopped) */
 	uint16_t cport, sport;
-	bool syn_seen, synack_seen, client_known, closed, ignored;
-	uint8_t fin;                 /* bit 0: client FIN, bit 1: server FIN */
-	uint8_t isn_known;           /* bit d: isn[d] is the SYN's sequence number */
-	uint8_t finished;            /* bit d: direction d needs no more bytes (reassembly stopped) */
+	uint8_t cli[16], srv[16];
+	uint64_t last_ts;
+	uint32_t pkts[2];            /* saturate at UINT32_MAX */
+	/* Second line. */
+	struct sw_app *app;
+	uint64_t bytes[2];
+	uint64_t first_ts;
 	uint32_t isn[2];
 	uint32_t raised;             /* bitmask of findings raised on this flow */
-	uint64_t first_ts, last_ts;
-	uint64_t pkts[2], bytes[2];
 	uint32_t file_no;
-	/* server's SYN-ACK, for the network fingerprint */
-	uint8_t sa_ttl, sa_wscale, sa_nopts;
-	uint16_t sa_window, sa_mss;
-	uint8_t syn_opts;            /* options the client's SYN offered (sw_path_syn_set) */
 	uint64_t sa_opts;            /* SYN-ACK option kinds in order (sw_path_opts_pack) */
-	struct sw_app *app;
+	/* server's SYN-ACK, for the network fingerprint */
+	uint16_t sa_window, sa_mss;
+	uint8_t sa_ttl, sa_wscale, sa_nopts;
+	uint8_t syn_opts;            /* options the client's SYN offered (sw_path_syn_set) */
 };
 
 struct sw_engine;

@@ -117,6 +117,53 @@ static void test_table_grows(void **state)
 	sw_engine_free(e);
 }
 
+/*
+ * Flows leave the table in the middle of probe sequences (RST, then the
+ * closed timeout) while others stay: every survivor is still found, round
+ * after round, so no deletion broke a sequence and no stale entry stayed.
+ */
+static void test_table_churn(void **state)
+{
+	struct seen s = { 0 };
+	struct sw_engine *e = engine(&s, 4096);
+	struct sw_dissect_stats st;
+	const uint32_t n = 1500, rounds = 12;
+	for (uint32_t r = 0; r < rounds; r++) {
+		uint64_t t = r * 10 * SEC;
+		uint16_t port = (uint16_t)(2000 + r);
+		for (uint32_t i = 0; i < n; i++) {
+			struct sw_packet p = pkt(CLI + i * 7, port, SRV, 25, 0x02, i, NULL, t);
+			sw_engine_packet(e, &p);
+		}
+		for (uint32_t i = 1; i < n; i += 2) {
+			struct sw_packet p = pkt(CLI + i * 7, port, SRV, 25, 0x04, i + 1, NULL, t + SEC);
+			sw_engine_packet(e, &p);
+		}
+		/* The closed half goes (5 s), the other half answers: no new flow. */
+		struct sw_packet tick = pkt(SRV + 1, 9, SRV + 2, 9, 0x10, 0, NULL, t + 7 * SEC);
+		sw_engine_packet(e, &tick);
+		sw_engine_stats(e, &st);
+		assert_int_equal(st.flows_active, n / 2);
+		for (uint32_t i = 0; i < n; i += 2) {
+			struct sw_packet p = pkt(SRV, 25, CLI + i * 7, port, 0x12, 77, NULL, t + 7 * SEC);
+			sw_engine_packet(e, &p);
+		}
+		sw_engine_stats(e, &st);
+		assert_int_equal(st.flows_created, (r + 1) * n);
+		assert_int_equal(st.flows_active, n / 2);
+		for (uint32_t i = 0; i < n; i += 2) {
+			struct sw_packet p = pkt(SRV, 25, CLI + i * 7, port, 0x04, 78, NULL, t + 8 * SEC);
+			sw_engine_packet(e, &p);
+		}
+	}
+	struct sw_packet tick = pkt(SRV + 1, 9, SRV + 2, 9, 0x10, 0, NULL, rounds * 10 * SEC + 6 * SEC);
+	sw_engine_packet(e, &tick);
+	sw_engine_stats(e, &st);
+	assert_int_equal(st.flows_active, 0);
+	assert_int_equal(st.flows_evicted_cap, 0);
+	sw_engine_free(e);
+}
+
 static void test_cap_keeps_active_session(void **state)
 {
 	struct seen s = { 0 };
@@ -285,6 +332,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cap_evicts_oldest),
 		cmocka_unit_test(test_table_grows),
+		cmocka_unit_test(test_table_churn),
 		cmocka_unit_test(test_cap_keeps_active_session),
 		cmocka_unit_test(test_idle_timeout_by_packet_time),
 		cmocka_unit_test(test_both_directions_one_flow),
