@@ -352,6 +352,22 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* SIGHUP: reopen the output (through the workers when they write); SIGUSR2: reload the policy. */
+static void handle_requests(struct run *r)
+{
+	if (reopen_requested) {
+		char err[256];
+		reopen_requested = 0;
+		int rc = r->ws ? sw_workers_reopen(r->ws, err, sizeof(err)) : sw_alert_reopen(r->out, err, sizeof(err));
+		if (rc != 0)
+			fprintf(stderr, "stripwatch: %s\n", err);
+	}
+	if (policy_requested) {
+		policy_requested = 0;
+		reload_policy(r);
+	}
+}
+
 static int run_loop(struct run *r, bool live, uint64_t max_packets, uint64_t stats_interval_ns)
 {
 	int status = 0;
@@ -408,16 +424,7 @@ static int run_loop(struct run *r, bool live, uint64_t max_packets, uint64_t sta
 				write_stats(r);
 			}
 		}
-		if (reopen_requested) {
-			char err[256];
-			reopen_requested = 0;
-			if (sw_alert_reopen(r->out, err, sizeof(err)) != 0)
-				fprintf(stderr, "stripwatch: %s\n", err);
-		}
-		if (policy_requested) {
-			policy_requested = 0;
-			reload_policy(r);
-		}
+		handle_requests(r);
 	}
 	return status;
 }
@@ -448,16 +455,7 @@ static int run_workers_loop(struct run *r, uint64_t max_packets)
 			r->last_ts = pkt.ts_ns;
 		if (max_packets && ++n >= max_packets)
 			break;
-		if (reopen_requested) {
-			char err[256];
-			reopen_requested = 0;
-			if (sw_workers_reopen(r->ws, err, sizeof(err)) != 0)
-				fprintf(stderr, "stripwatch: %s\n", err);
-		}
-		if (policy_requested) {
-			policy_requested = 0;
-			reload_policy(r);
-		}
+		handle_requests(r);
 	}
 	/* The workers drain their rings and flush their engines. */
 	sw_workers_finish(r->ws, last_file);
