@@ -389,11 +389,17 @@ static int run_loop(struct run *r, bool live, uint64_t max_packets, uint64_t sta
 		if (rc == 0 && !live)
 			break;
 		if (rc > 0) {
-			if (!live && pkt.file_no != cur_file) {
+			if (r->ws) {
+				/* Workers dissect; each names the file of its own latest packet. */
 				cur_file = pkt.file_no;
-				sw_alert_set_pcap_filename(r->out, sw_source_filename(r->src));
+				sw_workers_packet(r->ws, &pkt);
+			} else {
+				if (!live && pkt.file_no != cur_file) {
+					cur_file = pkt.file_no;
+					sw_alert_set_pcap_filename(r->out, sw_source_filename(r->src));
+				}
+				sw_engine_packet(r->eng, &pkt);
 			}
-			sw_engine_packet(r->eng, &pkt);
 			if (pkt.ts_ns > r->last_ts)
 				r->last_ts = pkt.ts_ns;
 			if (max_packets && ++n >= max_packets)
@@ -426,39 +432,9 @@ static int run_loop(struct run *r, bool live, uint64_t max_packets, uint64_t sta
 		}
 		handle_requests(r);
 	}
-	return status;
-}
-
-/*
- * File mode with workers: this thread reads and decodes, the workers
- * dissect (alert/workers.c).  Same signals as run_loop's file mode.
- */
-static int run_workers_loop(struct run *r, uint64_t max_packets)
-{
-	int status = 0;
-	uint64_t n = 0;
-	uint32_t last_file = 0;
-	struct sw_packet pkt;
-
-	while (!stop_requested) {
-		int rc = sw_source_next(r->src, &pkt);
-		if (rc < 0) {
-			fprintf(stderr, "%s\n", sw_source_error(r->src));
-			status = 1;
-			continue;
-		}
-		if (rc == 0)
-			break;
-		last_file = pkt.file_no;
-		sw_workers_packet(r->ws, &pkt);
-		if (pkt.ts_ns > r->last_ts)
-			r->last_ts = pkt.ts_ns;
-		if (max_packets && ++n >= max_packets)
-			break;
-		handle_requests(r);
-	}
 	/* The workers drain their rings and flush their engines. */
-	sw_workers_finish(r->ws, last_file);
+	if (r->ws)
+		sw_workers_finish(r->ws, cur_file == UINT32_MAX ? 0 : cur_file);
 	return status;
 }
 
@@ -755,13 +731,10 @@ int main(int argc, char **argv)
 	if (live.iface)
 		live_src = r.src;
 
-	if (r.ws) {
-		status = run_workers_loop(&r, max_packets);
-	} else {
-		status = run_loop(&r, live.iface != NULL, max_packets, stats_interval_ns);
-		/* Stop: open flows out as flow events, a last stats event, the stop record. */
+	status = run_loop(&r, live.iface != NULL, max_packets, stats_interval_ns);
+	/* Stop: open flows out as flow events, a last stats event, the stop record. */
+	if (!r.ws)
 		sw_engine_flush(r.eng);
-	}
 	check_degraded(&r);
 	write_stats(&r);
 	live_src = NULL;
