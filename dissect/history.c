@@ -17,11 +17,17 @@
  * aging, at most once an hour of packet time).  When the pool is full the least recently
  * seen tenth is dropped.  Values read from the file are checked like
  * packets: a row that does not parse is skipped and counted.
+ *
+ * Threads: with --workers every engine shares one store.  Each public call
+ * holds the store's mutex; they run a few times per flow, never per packet,
+ * so the lock costs nothing measurable.  A worker flushing (one SQLite
+ * transaction, every 30 s of packet time) makes the others wait that long.
  */
 #define _GNU_SOURCE /* qsort_r */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +81,7 @@ struct hrec {
 };
 
 struct sw_history {
+	pthread_mutex_t lock;     /* engines of --workers share one store */
 	struct sw_history_opts o;
 	char path[4200];
 	sqlite3 *db;
@@ -385,8 +392,8 @@ static enum sw_hist_verdict win_verdict(const struct sw_history *h, uint32_t w, 
 
 /* ---- verdicts ------------------------------------------------------------------- */
 
-enum sw_hist_verdict sw_history_offer_verdict(struct sw_history *h, const struct sw_hist_server *s,
-					      char *detail, size_t n)
+static enum sw_hist_verdict offer_verdict(struct sw_history *h, const struct sw_hist_server *s,
+					  char *detail, size_t n)
 {
 	struct hkey k;
 	unsigned hits;
@@ -426,8 +433,8 @@ static enum sw_hist_verdict version_of(const struct sw_history *h, const struct 
 	return v;
 }
 
-enum sw_hist_verdict sw_history_version_verdict(struct sw_history *h, const struct sw_hist_server *s,
-						uint16_t selected, char *detail, size_t n)
+static enum sw_hist_verdict version_verdict(struct sw_history *h, const struct sw_hist_server *s,
+					    uint16_t selected, char *detail, size_t n)
 {
 	struct hkey k;
 	key_server(&k, s);
@@ -440,8 +447,8 @@ enum sw_hist_verdict sw_history_version_verdict(struct sw_history *h, const stru
 	return v;
 }
 
-enum sw_hist_verdict sw_history_client_verdict(struct sw_history *h, const struct sw_hist_server *s,
-					       const uint8_t *client_ip, char *detail, size_t n)
+static enum sw_hist_verdict client_verdict(struct sw_history *h, const struct sw_hist_server *s,
+					   const uint8_t *client_ip, char *detail, size_t n)
 {
 	struct hkey k;
 	unsigned hits;
@@ -456,8 +463,8 @@ enum sw_hist_verdict sw_history_client_verdict(struct sw_history *h, const struc
 	return v;
 }
 
-bool sw_history_path_changed(struct sw_history *h, const struct sw_hist_server *s,
-			     const struct sw_path_fp *fp, char *detail, size_t n)
+static bool path_changed(struct sw_history *h, const struct sw_hist_server *s,
+			 const struct sw_path_fp *fp, char *detail, size_t n)
 {
 	struct hkey k;
 	key_server(&k, s);
@@ -540,7 +547,7 @@ static void learn_server(struct sw_history *h, struct hrec *r, const struct sw_h
 	touch(h, r, now);
 }
 
-void sw_history_observe(struct sw_history *h, const struct sw_hist_session *ss)
+static void observe(struct sw_history *h, const struct sw_hist_session *ss)
 {
 	int64_t now = (int64_t)(ss->ts_ns / NS);
 	struct hkey k;
@@ -587,7 +594,9 @@ void sw_history_observe(struct sw_history *h, const struct sw_hist_session *ss)
 	}
 }
 
-void sw_history_maybe_flush(struct sw_history *h, uint64_t now_ns)
+static int flush_rows(struct sw_history *h, char *err, size_t errlen);
+
+static void maybe_flush(struct sw_history *h, uint64_t now_ns)
 {
 	if (!h->dirty)
 		return;
@@ -596,7 +605,7 @@ void sw_history_maybe_flush(struct sw_history *h, uint64_t now_ns)
 	if (h->dirty < DIRTY_FLUSH && moved < h->o.flush_interval_ns)
 		return;
 	char err[256];
-	if (sw_history_flush(h, err, sizeof err) != 0)
+	if (flush_rows(h, err, sizeof err) != 0)
 		fprintf(stderr, "stripwatch: history: %s\n", err);
 	h->last_flush_ns = now_ns;
 }
@@ -898,6 +907,7 @@ struct sw_history *sw_history_open(const struct sw_history_opts *o, char *err, s
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	pthread_mutex_init(&h->lock, NULL);
 	h->o = *o;
 	if (h->o.threshold == 0)
 		h->o.threshold = 1;
@@ -932,6 +942,7 @@ struct sw_history *sw_history_open(const struct sw_history_opts *o, char *err, s
 		free(h->buckets);
 		free(h->dirty_list);
 		free(h->gone);
+		pthread_mutex_destroy(&h->lock);
 		free(h);
 		return NULL;
 	}
@@ -1034,9 +1045,9 @@ static int delete_gone(struct sw_history *h, sqlite3_stmt *del, sqlite3_stmt *ol
 	return 0;
 }
 
-int sw_history_flush(struct sw_history *h, char *err, size_t errlen)
+static int flush_rows(struct sw_history *h, char *err, size_t errlen)
 {
-	if (!h || !h->db)
+	if (!h->db)
 		return 0;
 	age_out(h);
 	if (!h->dirty && !h->n_gone && !h->gone_overflow)
@@ -1078,14 +1089,77 @@ int sw_history_flush(struct sw_history *h, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---- the public calls: one engine at a time ------------------------------------ */
+
+enum sw_hist_verdict sw_history_offer_verdict(struct sw_history *h, const struct sw_hist_server *s,
+					      char *detail, size_t n)
+{
+	pthread_mutex_lock(&h->lock);
+	enum sw_hist_verdict v = offer_verdict(h, s, detail, n);
+	pthread_mutex_unlock(&h->lock);
+	return v;
+}
+
+enum sw_hist_verdict sw_history_version_verdict(struct sw_history *h, const struct sw_hist_server *s,
+						uint16_t selected, char *detail, size_t n)
+{
+	pthread_mutex_lock(&h->lock);
+	enum sw_hist_verdict v = version_verdict(h, s, selected, detail, n);
+	pthread_mutex_unlock(&h->lock);
+	return v;
+}
+
+enum sw_hist_verdict sw_history_client_verdict(struct sw_history *h, const struct sw_hist_server *s,
+					       const uint8_t *client_ip, char *detail, size_t n)
+{
+	pthread_mutex_lock(&h->lock);
+	enum sw_hist_verdict v = client_verdict(h, s, client_ip, detail, n);
+	pthread_mutex_unlock(&h->lock);
+	return v;
+}
+
+bool sw_history_path_changed(struct sw_history *h, const struct sw_hist_server *s,
+			     const struct sw_path_fp *fp, char *detail, size_t n)
+{
+	pthread_mutex_lock(&h->lock);
+	bool changed = path_changed(h, s, fp, detail, n);
+	pthread_mutex_unlock(&h->lock);
+	return changed;
+}
+
+void sw_history_observe(struct sw_history *h, const struct sw_hist_session *ss)
+{
+	pthread_mutex_lock(&h->lock);
+	observe(h, ss);
+	pthread_mutex_unlock(&h->lock);
+}
+
+void sw_history_maybe_flush(struct sw_history *h, uint64_t now_ns)
+{
+	pthread_mutex_lock(&h->lock);
+	maybe_flush(h, now_ns);
+	pthread_mutex_unlock(&h->lock);
+}
+
+int sw_history_flush(struct sw_history *h, char *err, size_t errlen)
+{
+	if (!h)
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	int rc = flush_rows(h, err, errlen);
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
 void sw_history_close(struct sw_history *h)
 {
 	if (!h)
 		return;
 	char err[512];
-	if (h->dirty && sw_history_flush(h, err, sizeof err) != 0)
+	if (h->dirty && flush_rows(h, err, sizeof err) != 0)
 		fprintf(stderr, "stripwatch: history: %s\n", err);
 	sqlite3_close(h->db);
+	pthread_mutex_destroy(&h->lock);
 	free(h->recs);
 	free(h->buckets);
 	free(h->dirty_list);
