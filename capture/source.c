@@ -3,7 +3,7 @@
  * or one live interface.
  *
  * Invariants:
- * - At most one pcap handle is open.  In file mode it belongs to
+ * - A source holds at most one pcap handle.  In file mode it belongs to
  *   paths[cur]; files are opened when reached, in the order given, and a
  *   file that cannot be opened or fails part-way is reported once (-1 from
  *   sw_source_next) and then skipped.
@@ -23,6 +23,8 @@
  *   read on a silent link never returns.  When the ring is empty,
  *   sw_source_next() polls the capture fd for at most the timeout and
  *   returns 0 if nothing came (the only syscall of an idle read).
+ * - A live group (--workers) is n sources on one interface joined in one
+ *   PACKET_FANOUT_CBPF group; each takes no packet until all have joined.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,12 +33,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <linux/if_packet.h>
 #include <pcap/pcap.h>
 
 #include "sw_capture.h"
+#include "fanout.h"
 #include "pcapfile.h"
 
 #define SW_FILE_BUF_SIZE (256u << 10) /* stdio buffer under libpcap's reads */
@@ -252,14 +257,20 @@ static int live_setup(struct sw_source *src, const struct sw_live_opts *o)
 		return -1;
 	}
 
+	return 0;
+}
+
+/* The user's filter, or the default one. */
+static int live_filter(struct sw_source *src, const struct sw_live_opts *o)
+{
 	const char *filter = o->bpf ? o->bpf : SW_DEFAULT_BPF;
 	struct bpf_program prog;
-	if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+	if (pcap_compile(src->pcap, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 		snprintf(src->err, sizeof(src->err), "stripwatch: %s: bad filter \"%s\": %s",
-			 src->name, filter, pcap_geterr(p));
+			 src->name, filter, pcap_geterr(src->pcap));
 		return -1;
 	}
-	rc = pcap_setfilter(p, &prog);
+	int rc = pcap_setfilter(src->pcap, &prog);
 	pcap_freecode(&prog);
 	if (rc != 0) {
 		live_error(src, "cannot set filter", rc);
@@ -268,7 +279,54 @@ static int live_setup(struct sw_source *src, const struct sw_live_opts *o)
 	return 0;
 }
 
-struct sw_source *sw_source_open_live(const struct sw_live_opts *opts, char *err, size_t errlen)
+/*
+ * A filter that takes nothing: a group member holds it from activation
+ * until every member has joined, so that no socket sees a packet outside
+ * the group's split (libpcap also drops what its ring held before).
+ */
+static int live_filter_none(struct sw_source *src)
+{
+	struct bpf_insn none = { BPF_RET | BPF_K, 0, 0, 0 };
+	struct bpf_program prog = { 1, &none };
+	int rc = pcap_setfilter(src->pcap, &prog);
+	if (rc != 0) {
+		live_error(src, "cannot set filter", rc);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Join the PACKET_FANOUT group *id, or with *id == 0 create one with a
+ * kernel-chosen id (PACKET_FANOUT_FLAG_UNIQUEID, so two sensors on one
+ * host never share a group), read the id back and install the program.
+ */
+static int live_join(struct sw_source *src, uint16_t *id)
+{
+	int fd = pcap_fileno(src->pcap);
+	int flags = *id ? 0 : PACKET_FANOUT_FLAG_UNIQUEID;
+	int arg = (int)((unsigned)*id | ((unsigned)(PACKET_FANOUT_CBPF | flags) << 16));
+	if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0) {
+		snprintf(src->err, sizeof(src->err), "stripwatch: %s: cannot join a PACKET_FANOUT group: %s",
+			 src->name, strerror(errno));
+		return -1;
+	}
+	if (*id)
+		return 0;
+	socklen_t len = sizeof(arg);
+	struct sock_filter ins[SW_FANOUT_PROG_MAX];
+	struct sock_fprog fprog = { (unsigned short)sw_fanout_prog(ins, SW_FANOUT_PROG_MAX), ins };
+	if (getsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, &len) != 0 || fprog.len == 0 ||
+	    setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &fprog, sizeof(fprog)) != 0) {
+		snprintf(src->err, sizeof(src->err), "stripwatch: %s: cannot set the PACKET_FANOUT program: %s",
+			 src->name, fprog.len ? strerror(errno) : "program too long");
+		return -1;
+	}
+	*id = (uint16_t)(arg & 0xffff);
+	return 0;
+}
+
+static struct sw_source *open_live(const struct sw_live_opts *opts, bool group, char *err, size_t errlen)
 {
 	char perr[PCAP_ERRBUF_SIZE] = "";
 
@@ -289,12 +347,46 @@ struct sw_source *sw_source_open_live(const struct sw_live_opts *opts, char *err
 		free_source(src);
 		return NULL;
 	}
-	if (live_setup(src, opts) < 0) {
+	if (live_setup(src, opts) < 0 || (!group && live_filter(src, opts) < 0)) {
 		snprintf(err, errlen, "%s", src->err);
 		free_source(src);
 		return NULL;
 	}
 	return src;
+}
+
+struct sw_source *sw_source_open_live(const struct sw_live_opts *opts, char *err, size_t errlen)
+{
+	return open_live(opts, false, err, errlen);
+}
+
+int sw_source_open_live_group(const struct sw_live_opts *opts, unsigned n, struct sw_source **srcs,
+			      char *err, size_t errlen)
+{
+	uint16_t id = 0;
+	unsigned i;
+
+	memset(srcs, 0, n * sizeof(*srcs));
+	for (i = 0; i < n; i++) {
+		if (!(srcs[i] = open_live(opts, true, err, errlen)))
+			goto fail;
+		if (live_filter_none(srcs[i]) < 0 || live_join(srcs[i], &id) < 0) {
+			snprintf(err, errlen, "%s", srcs[i]->err);
+			goto fail;
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (live_filter(srcs[i], opts) < 0) {
+			snprintf(err, errlen, "%s", srcs[i]->err);
+			goto fail;
+		}
+	return 0;
+fail:
+	for (i = 0; i < n; i++) {
+		free_source(srcs[i]);
+		srcs[i] = NULL;
+	}
+	return -1;
 }
 
 /* The current file failed at frame index + 1: report it and move on. */

@@ -106,6 +106,16 @@ struct sw_source *sw_source_open_files(const char *const *paths, size_t n_paths,
 struct sw_source *sw_source_open_live(const struct sw_live_opts *opts, char *err, size_t errlen);
 
 /*
+ * Open n sockets on one interface as one PACKET_FANOUT group (Linux): the
+ * kernel hands every packet to exactly one of them, all packets of one
+ * server endpoint (the lower port's side, see capture/fanout.c) to the same
+ * one.  Each srcs[i] is then read like any live source, typically by its
+ * own thread.  0, or -1 with err set and nothing left open.
+ */
+int sw_source_open_live_group(const struct sw_live_opts *opts, unsigned n, struct sw_source **srcs,
+			      char *err, size_t errlen);
+
+/*
  * Read the next TCP packet, skipping and counting frames that are not TCP.
  * Returns 1 with *pkt filled, 0 at the end of all input (or no packet within
  * the live timeout: check sw_source_is_live()), -1 on a fatal error of the
