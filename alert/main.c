@@ -87,8 +87,9 @@ static void usage(FILE *f)
 		"  -p                 live: do not put the interface in promiscuous mode\n"
 		"  -B MIB             live: kernel ring size in MiB (default 64)\n"
 		"  -c COUNT           stop after COUNT packets\n"
-		"  --workers N        files: N dissecting threads (default 1); event order then\n"
-		"                     varies between runs\n"
+		"  --workers N        N dissecting threads (default 1), split by server endpoint:\n"
+		"                     files through one reader, live through a PACKET_FANOUT\n"
+		"                     group; event order then varies between runs\n"
 		"  -Z USER            after opening the capture, output and key, run as USER\n"
 		"output:\n"
 		"  -o FILE            write events to FILE (default: standard output)\n"
@@ -202,9 +203,10 @@ static bool parse_count(const char *s, uint64_t max, uint64_t *out)
 }
 
 struct run {
-	struct sw_source *src;
+	struct sw_source *src;       /* NULL with live workers: each reads its own */
+	struct sw_source *srcs[SW_WORKERS_MAX]; /* live workers: the fanout group */
 	struct sw_engine *eng;       /* one worker: the engine; NULL with ws */
-	struct sw_workers *ws;       /* --workers N > 1 (file mode) */
+	struct sw_workers *ws;       /* --workers N > 1 */
 	unsigned n_workers;
 	struct sw_alert *out;
 	const char *policy_path;     /* --policy, for SIGUSR2 */
@@ -222,6 +224,15 @@ static void dissect_stats(const struct run *r, struct sw_dissect_stats *ds)
 		sw_engine_stats(r->eng, ds);
 }
 
+/* The capture counters: the source's, or the live workers' sockets summed. */
+static void capture_stats(struct run *r, struct sw_capture_stats *cs)
+{
+	if (r->src)
+		sw_source_stats(r->src, cs);
+	else
+		sw_workers_capture_stats(r->ws, cs);
+}
+
 static void raise_sensor(struct run *r, const char *detail)
 {
 	if (r->ws)
@@ -235,8 +246,8 @@ static void check_degraded(struct run *r)
 {
 	struct sw_capture_stats cs;
 	struct sw_dissect_stats ds;
-	sw_source_stats(r->src, &cs);
-	dissect_stats(r, &ds);
+	dissect_stats(r, &ds);   /* first: with live workers it takes the snapshots */
+	capture_stats(r, &cs);
 	char detail[160];
 	if (cs.kernel_dropped > r->kernel_drops_reported) {
 		snprintf(detail, sizeof(detail), "%llu packets dropped by the kernel",
@@ -256,9 +267,12 @@ static void write_stats(struct run *r)
 {
 	struct sw_capture_stats cs;
 	struct sw_dissect_stats ds;
-	sw_source_stats(r->src, &cs);
 	dissect_stats(r, &ds);
-	sw_alert_stats(r->out, r->last_ts, &cs, &ds);
+	capture_stats(r, &cs);
+	if (r->ws)
+		sw_workers_write_stats(r->ws, r->last_ts, &cs, &ds);
+	else
+		sw_alert_stats(r->out, r->last_ts, &cs, &ds);
 }
 
 /*
@@ -278,7 +292,7 @@ static void reload_policy(struct run *r)
 		snprintf(detail, sizeof(detail), "policy reload failed, the previous policy stays in force: %s",
 			 err);
 		fprintf(stderr, "stripwatch: %s\n", detail);
-		sw_engine_raise_sensor(r->eng, r->last_ts, detail);
+		raise_sensor(r, detail);
 		return;
 	}
 	uint32_t rules = sw_policy_rules(p);
@@ -366,6 +380,41 @@ static void handle_requests(struct run *r)
 		policy_requested = 0;
 		reload_policy(r);
 	}
+}
+
+/*
+ * Live with workers: each worker reads its own socket; this thread keeps
+ * time (checkpoints, stats, sensor_degraded) and answers signals until a
+ * stop, -c packets in all, or a failed socket.
+ */
+static int run_live_workers(struct run *r, uint64_t stats_interval_ns)
+{
+	uint64_t next_stats = now_ns() + stats_interval_ns;
+	uint64_t next_tick = 0;
+
+	while (!stop_requested && sw_workers_running(r->ws)) {
+		struct timespec nap = { 0, 20000000 };
+		nanosleep(&nap, NULL); /* a signal ends it early */
+		uint64_t now = now_ns();
+		r->last_ts = sw_workers_last_ts(r->ws);
+		if (now >= next_tick) {
+			next_tick = now + 1000000000ull;
+			sw_workers_tick(r->ws, r->last_ts);
+		}
+		if (now >= next_stats) {
+			stats_requested = 0;
+			next_stats = now + stats_interval_ns;
+			check_degraded(r);
+			write_stats(r);
+		} else if (stats_requested) {
+			stats_requested = 0;
+			write_stats(r);
+		}
+		handle_requests(r);
+	}
+	sw_workers_finish(r->ws, 0);
+	r->last_ts = sw_workers_last_ts(r->ws);
+	return sw_workers_failed(r->ws) ? 1 : 0;
 }
 
 static int run_loop(struct run *r, bool live, uint64_t max_packets, uint64_t stats_interval_ns)
@@ -614,20 +663,6 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	/*
-	 * --workers > 1 is file mode only for now: live capture would need one
-	 * PACKET_FANOUT socket per worker, and the kernel's flow hash splits a
-	 * server's sessions over them.  History (--state) is one SQLite store
-	 * per engine and not shared between workers yet: refused, not ignored.
-	 */
-	if (n_workers > 1 && live.iface) {
-		fprintf(stderr, "stripwatch: --workers > 1 works with capture files (-r) only\n");
-		return 2;
-	}
-	if (n_workers > 1 && ho.dir) {
-		fprintf(stderr, "stripwatch: --state (history) cannot be used with --workers > 1 yet\n");
-		return 2;
-	}
 	char *bpf = NULL;
 	if (optind < argc) {
 		if (!live.iface) {
@@ -673,17 +708,27 @@ int main(int argc, char **argv)
 		}
 		fprintf(stderr, "stripwatch: history off: %s\n", err);
 	}
-	r.src = live.iface ? sw_source_open_live(&live, err, sizeof(err))
-			   : sw_source_open_files(files, n_files, err, sizeof(err));
-	if (!r.src) {
-		fprintf(stderr, "%s\n", err);
-		goto out;
+	if (live.iface && n_workers > 1) {
+		if (sw_source_open_live_group(&live, n_workers, r.srcs, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s\n", err);
+			goto out;
+		}
+	} else {
+		r.src = live.iface ? sw_source_open_live(&live, err, sizeof(err))
+				   : sw_source_open_files(files, n_files, err, sizeof(err));
+		if (!r.src) {
+			fprintf(stderr, "%s\n", err);
+			goto out;
+		}
 	}
 	r.out = sw_alert_open(&ao, err, sizeof(err));
 	if (!r.out) {
 		fprintf(stderr, "stripwatch: %s\n", err);
 		goto out;
 	}
+	/* Before any thread starts: NoNewPrivs and capabilities are per thread. */
+	if (run_as && drop_privileges(run_as, ao.out_path) != 0)
+		goto out;
 	r.n_workers = n_workers;
 	if (n_workers > 1) {
 		/* One policy copy per engine: an engine owns its policy. */
@@ -696,7 +741,12 @@ int main(int argc, char **argv)
 					sw_policy_free(pols[k]);
 				goto out;
 			}
-		r.ws = sw_workers_start(n_workers, &dc, r.out, pols, files, n_files, err, sizeof(err));
+		struct sw_workers_cfg wc = {
+			.n = n_workers, .dc = &dc, .out = r.out, .policies = pols, .hist = hist,
+			.files = files, .n_files = n_files,
+			.srcs = live.iface ? r.srcs : NULL, .max_packets = max_packets,
+		};
+		r.ws = sw_workers_start(&wc, err, sizeof(err));
 		if (!r.ws) {
 			fprintf(stderr, "stripwatch: %s\n", err);
 			goto out;
@@ -712,9 +762,6 @@ int main(int argc, char **argv)
 		policy = NULL;
 		sw_engine_set_history(r.eng, hist);
 	}
-	if (run_as && drop_privileges(run_as, ao.out_path) != 0)
-		goto out;
-
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
@@ -731,12 +778,17 @@ int main(int argc, char **argv)
 	if (live.iface)
 		live_src = r.src;
 
-	status = run_loop(&r, live.iface != NULL, max_packets, stats_interval_ns);
+	if (live.iface && r.ws)
+		status = run_live_workers(&r, stats_interval_ns);
+	else
+		status = run_loop(&r, live.iface != NULL, max_packets, stats_interval_ns);
 	/* Stop: open flows out as flow events, a last stats event, the stop record. */
 	if (!r.ws)
 		sw_engine_flush(r.eng);
 	check_degraded(&r);
 	write_stats(&r);
+	if (r.ws)
+		sw_workers_report(r.ws, stderr);
 	live_src = NULL;
 out:
 	/* Workers first: a failed start-up may leave them running, writing to r.out. */
@@ -752,6 +804,8 @@ out:
 	sw_policy_free(policy);
 	if (r.src)
 		sw_source_close(r.src);
+	for (unsigned i = 0; i < SW_WORKERS_MAX; i++)
+		sw_source_close(r.srcs[i]);
 	free(bpf);
 	return status;
 }

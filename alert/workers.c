@@ -33,10 +33,25 @@
  * price is the order of lines: with N > 1 it depends on thread timing and
  * differs between runs (with N = 1 it does not).  Each event keeps its own
  * packet-time timestamp, and the chain is valid whatever the order.
+ *
+ * Live (`-i IF --workers N`): no reading thread and no rings.  Each worker
+ * owns one socket of a PACKET_FANOUT group on the interface
+ * (sw_source_open_live_group), whose classic BPF program splits packets by
+ * the same server endpoint in the kernel, so a packet is touched by one
+ * thread only, as Suricata's and Zeek's AF_PACKET workers do.  The main
+ * thread only keeps time: checkpoints by the clock, stats and
+ * sensor_degraded at the interval, SIGHUP/SIGUSR2.  It never reads an
+ * engine while it runs: each worker copies its counters (and its socket's
+ * kernel counters) into a snapshot under its own mutex when the main thread
+ * asks (a generation number read once per packet) and at least once per
+ * poll timeout when idle.  The history store (--state) is shared by all
+ * engines; history.c locks it per call.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,18 +84,31 @@ struct ring {
 
 struct worker {
 	struct sw_workers *ws;
-	struct ring ring;
+	struct ring ring;                   /* file mode */
+	struct sw_source *src;              /* live mode: this worker's fanout socket */
 	struct sw_engine *eng;
 	pthread_t th;
 	bool running;
 	uint32_t cur_file;                  /* file_no of this worker's latest packet */
 	_Atomic(struct sw_policy *) pending; /* a reloaded policy, applied between packets */
 	_Atomic bool done;                  /* set by the reader after the last packet */
+	/* live: the snapshot the main thread reads */
+	_Alignas(64) pthread_mutex_t snap_lock;
+	unsigned snap_gen;                  /* the request it answers */
+	struct sw_dissect_stats snap_ds;
+	struct sw_capture_stats snap_cs;
+	_Atomic uint64_t last_ts;           /* newest packet time, or the clock when idle */
+	_Atomic bool failed;                /* the socket failed: the worker stopped */
 };
 
 struct sw_workers {
 	unsigned n;
+	bool live;
 	struct sw_alert *out;
+	uint64_t max_packets;               /* live: stop after this many in all (0: no limit) */
+	_Atomic uint64_t packets;           /* live, with max_packets: packets dissected */
+	_Atomic unsigned snap_req;          /* live: snapshot generation asked for */
+	uint64_t sensor_findings;           /* sensor_degraded raised by the main thread */
 	pthread_mutex_t lock;               /* around every sw_alert_* call */
 	uint32_t out_file;                  /* file_no whose name the output carries now */
 	uint32_t last_file;                 /* set before done: the flush events' file */
@@ -303,14 +331,145 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+static uint64_t clock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void store_max(_Atomic uint64_t *v, uint64_t x)
+{
+	if (x > atomic_load_explicit(v, memory_order_relaxed))
+		atomic_store_explicit(v, x, memory_order_relaxed);
+}
+
+/* Live worker: copy the counters for the main thread (its own socket's kernel counters too). */
+static void snapshot(struct worker *w, unsigned gen)
+{
+	struct sw_dissect_stats ds;
+	struct sw_capture_stats cs;
+	sw_engine_stats(w->eng, &ds);
+	sw_source_stats(w->src, &cs);
+	pthread_mutex_lock(&w->snap_lock);
+	w->snap_ds = ds;
+	w->snap_cs = cs;
+	w->snap_gen = gen;
+	pthread_mutex_unlock(&w->snap_lock);
+}
+
+static void *worker_live_main(void *arg)
+{
+	struct worker *w = arg;
+	struct sw_workers *ws = w->ws;
+	struct sw_packet pkt;
+	unsigned gen = 0;
+
+	while (!atomic_load_explicit(&w->done, memory_order_acquire)) {
+		int rc = sw_source_next(w->src, &pkt);
+		if (rc < 0) {
+			pthread_mutex_lock(&ws->lock);
+			fprintf(stderr, "%s\n", sw_source_error(w->src));
+			pthread_mutex_unlock(&ws->lock);
+			atomic_store(&w->failed, true);
+			break;
+		}
+		take_policy(w);
+		if (rc > 0) {
+			sw_engine_packet(w->eng, &pkt);
+			store_max(&w->last_ts, pkt.ts_ns);
+			if (ws->max_packets &&
+			    atomic_fetch_add_explicit(&ws->packets, 1, memory_order_relaxed) + 1 >= ws->max_packets)
+				break;
+		} else {
+			/* A quiet socket: age flows by the clock. */
+			store_max(&w->last_ts, clock_ns());
+			sw_engine_expire(w->eng, atomic_load_explicit(&w->last_ts, memory_order_relaxed));
+		}
+		unsigned want = atomic_load_explicit(&ws->snap_req, memory_order_relaxed);
+		if (want != gen) {
+			gen = want;
+			snapshot(w, gen);
+		}
+	}
+	take_policy(w);
+	sw_engine_flush(w->eng);
+	atomic_store_explicit(&w->done, true, memory_order_release);
+	return NULL;
+}
+
+bool sw_workers_running(struct sw_workers *ws)
+{
+	for (unsigned i = 0; i < ws->n; i++)
+		if (!atomic_load_explicit(&ws->w[i].done, memory_order_acquire) &&
+		    !atomic_load_explicit(&ws->w[i].failed, memory_order_relaxed))
+			return true;
+	return false;
+}
+
+bool sw_workers_failed(struct sw_workers *ws)
+{
+	for (unsigned i = 0; i < ws->n; i++)
+		if (atomic_load_explicit(&ws->w[i].failed, memory_order_relaxed))
+			return true;
+	return false;
+}
+
+uint64_t sw_workers_last_ts(struct sw_workers *ws)
+{
+	uint64_t t = 0;
+	for (unsigned i = 0; i < ws->n; i++) {
+		uint64_t x = atomic_load_explicit(&ws->w[i].last_ts, memory_order_relaxed);
+		if (x > t)
+			t = x;
+	}
+	return t;
+}
+
+void sw_workers_tick(struct sw_workers *ws, uint64_t ts_ns)
+{
+	pthread_mutex_lock(&ws->lock);
+	sw_alert_tick(ws->out, ts_ns);
+	pthread_mutex_unlock(&ws->lock);
+}
+
+void sw_workers_write_stats(struct sw_workers *ws, uint64_t ts_ns, const struct sw_capture_stats *cs,
+			    const struct sw_dissect_stats *ds)
+{
+	pthread_mutex_lock(&ws->lock);
+	sw_alert_stats(ws->out, ts_ns, cs, ds);
+	pthread_mutex_unlock(&ws->lock);
+}
+
+/* Live, running: ask every worker for a snapshot and wait (at most ~2 poll timeouts) for the answers. */
+static void request_snapshots(struct sw_workers *ws)
+{
+	unsigned gen = atomic_fetch_add(&ws->snap_req, 1) + 1;
+	for (int round = 0; round < 50; round++) {
+		bool all = true;
+		for (unsigned i = 0; i < ws->n; i++) {
+			struct worker *w = &ws->w[i];
+			if (!w->running || atomic_load(&w->done) || atomic_load(&w->failed))
+				continue;
+			pthread_mutex_lock(&w->snap_lock);
+			bool ok = w->snap_gen == gen;
+			pthread_mutex_unlock(&w->snap_lock);
+			all = all && ok;
+		}
+		if (all)
+			return;
+		struct timespec ts = { 0, 5000000 };
+		nanosleep(&ts, NULL);
+	}
+	/* A worker busy in one long packet answers next time; its older snapshot is used. */
+}
+
 /* ---- life cycle --------------------------------------------------------------- */
 
-struct sw_workers *sw_workers_start(unsigned n, const struct sw_dissect_config *dc,
-				    struct sw_alert *out, struct sw_policy **policies,
-				    const char *const *files, size_t n_files,
-				    char *err, size_t errlen)
+struct sw_workers *sw_workers_start(const struct sw_workers_cfg *c, char *err, size_t errlen)
 {
 	struct sw_workers *ws = NULL;
+	unsigned n = c->n;
 	if (n < 2 || n > SW_WORKERS_MAX) {
 		snprintf(err, errlen, "--workers: %u is outside 2-%d", n, SW_WORKERS_MAX);
 		goto fail_policies;
@@ -321,43 +480,56 @@ struct sw_workers *sw_workers_start(unsigned n, const struct sw_dissect_config *
 		goto fail_policies;
 	}
 	ws->n = n;
-	ws->out = out;
+	ws->live = c->srcs != NULL;
+	ws->out = c->out;
 	ws->out_file = UINT32_MAX;
-	ws->files = files;
-	ws->n_files = n_files;
+	ws->files = c->files;
+	ws->n_files = c->n_files;
+	ws->max_packets = c->max_packets;
 	pthread_mutex_init(&ws->lock, NULL);
 	/* Engines are built here, one after another: nDPI's set-up is not
 	 * promised to be safe in parallel. */
 	for (unsigned i = 0; i < n; i++) {
 		struct worker *w = &ws->w[i];
 		w->ws = ws;
+		pthread_mutex_init(&w->snap_lock, NULL);
 		struct sw_sink sink = { w, locked_finding, locked_flow };
-		w->ring.buf = aligned_alloc(64, RING_BYTES);
-		w->eng = sw_engine_new(dc, &sink);
-		if (!w->ring.buf || !w->eng) {
+		if (ws->live)
+			w->src = c->srcs[i];
+		else
+			w->ring.buf = aligned_alloc(64, RING_BYTES);
+		w->eng = sw_engine_new(c->dc, &sink);
+		if ((!ws->live && !w->ring.buf) || !w->eng) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
-		sw_engine_set_policy(w->eng, policies[i]);
-		policies[i] = NULL;
+		sw_engine_set_policy(w->eng, c->policies[i]);
+		c->policies[i] = NULL;
+		sw_engine_set_history(w->eng, c->hist);
 	}
+	/* Signals go to the main thread: workers block them. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (unsigned i = 0; i < n; i++) {
-		int rc = pthread_create(&ws->w[i].th, NULL, worker_main, &ws->w[i]);
+		int rc = pthread_create(&ws->w[i].th, NULL, ws->live ? worker_live_main : worker_main, &ws->w[i]);
 		if (rc != 0) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			snprintf(err, errlen, "cannot start worker %u: %s", i, strerror(rc));
 			goto fail;
 		}
 		ws->w[i].running = true;
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ws;
 fail:
 	sw_workers_free(ws);
 	ws = NULL;
 fail_policies:
 	for (unsigned i = 0; i < n && i < SW_WORKERS_MAX; i++)
-		if (policies[i]) {
-			sw_policy_free(policies[i]);
-			policies[i] = NULL;
+		if (c->policies[i]) {
+			sw_policy_free(c->policies[i]);
+			c->policies[i] = NULL;
 		}
 	return NULL;
 }
@@ -365,6 +537,7 @@ fail_policies:
 void sw_workers_finish(struct sw_workers *ws, uint32_t last_file)
 {
 	ws->last_file = last_file;
+	/* A live worker sees done within its socket's poll timeout (100 ms). */
 	for (unsigned i = 0; i < ws->n; i++)
 		atomic_store_explicit(&ws->w[i].done, true, memory_order_release);
 	for (unsigned i = 0; i < ws->n; i++)
@@ -378,25 +551,92 @@ void sw_workers_finish(struct sw_workers *ws, uint32_t last_file)
 	pthread_mutex_unlock(&ws->lock);
 }
 
-void sw_workers_stats(const struct sw_workers *ws, struct sw_dissect_stats *sum)
+/* Add b's counters to a's: both structs hold uint64_t counters only. */
+static void add_counters(void *a, const void *b, size_t size)
+{
+	uint64_t *dst = a;
+	const uint64_t *src = b;
+	for (size_t k = 0; k < size / sizeof(uint64_t); k++)
+		dst[k] += src[k];
+}
+
+_Static_assert(sizeof(struct sw_dissect_stats) % sizeof(uint64_t) == 0,
+	       "sw_dissect_stats holds only uint64_t counters");
+_Static_assert(sizeof(struct sw_capture_stats) % sizeof(uint64_t) == 0,
+	       "sw_capture_stats holds only uint64_t counters");
+
+/* True while some worker thread has not been joined: only snapshots may be read. */
+static bool threads_running(const struct sw_workers *ws)
+{
+	for (unsigned i = 0; i < ws->n; i++)
+		if (ws->w[i].running)
+			return true;
+	return false;
+}
+
+void sw_workers_stats(struct sw_workers *ws, struct sw_dissect_stats *sum)
 {
 	memset(sum, 0, sizeof(*sum));
+	bool snap = ws->live && threads_running(ws);
+	if (snap)
+		request_snapshots(ws);
+	for (unsigned i = 0; i < ws->n; i++) {
+		struct worker *w = &ws->w[i];
+		struct sw_dissect_stats s;
+		if (snap) {
+			pthread_mutex_lock(&w->snap_lock);
+			s = w->snap_ds;
+			pthread_mutex_unlock(&w->snap_lock);
+		} else {
+			sw_engine_stats(w->eng, &s);
+		}
+		add_counters(sum, &s, sizeof(s));
+	}
+	sum->findings += ws->sensor_findings;
+	sum->findings_by_kind[SW_F_SENSOR_DEGRADED] += ws->sensor_findings;
+}
+
+void sw_workers_capture_stats(struct sw_workers *ws, struct sw_capture_stats *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	bool snap = threads_running(ws);
+	for (unsigned i = 0; ws->live && i < ws->n; i++) {
+		struct worker *w = &ws->w[i];
+		struct sw_capture_stats s;
+		if (snap) {
+			/* sw_workers_stats() asked for these moments ago */
+			pthread_mutex_lock(&w->snap_lock);
+			s = w->snap_cs;
+			pthread_mutex_unlock(&w->snap_lock);
+		} else {
+			sw_source_stats(w->src, &s);
+		}
+		add_counters(sum, &s, sizeof(s));
+	}
+}
+
+void sw_workers_report(struct sw_workers *ws, FILE *f)
+{
 	for (unsigned i = 0; i < ws->n; i++) {
 		struct sw_dissect_stats s;
 		sw_engine_stats(ws->w[i].eng, &s);
-		/* Every member is a uint64_t counter: add them one by one. */
-		const uint64_t *src = (const uint64_t *)&s;
-		uint64_t *dst = (uint64_t *)sum;
-		_Static_assert(sizeof(struct sw_dissect_stats) % sizeof(uint64_t) == 0,
-			       "sw_dissect_stats holds only uint64_t counters");
-		for (size_t k = 0; k < sizeof(s) / sizeof(uint64_t); k++)
-			dst[k] += src[k];
+		fprintf(f, "stripwatch: worker %u: %llu packets, %llu flows\n", i,
+			(unsigned long long)s.packets, (unsigned long long)s.flows_created);
 	}
 }
 
 void sw_workers_raise_sensor(struct sw_workers *ws, uint64_t ts_ns, const char *detail)
 {
-	sw_engine_raise_sensor(ws->w[0].eng, ts_ns, detail);
+	struct sw_finding fd;
+	memset(&fd, 0, sizeof(fd));
+	fd.kind = SW_F_SENSOR_DEGRADED;
+	fd.severity = 2;
+	fd.ts_ns = ts_ns;
+	fd.detail = detail;
+	pthread_mutex_lock(&ws->lock);
+	sw_alert_finding(ws->out, &fd);
+	pthread_mutex_unlock(&ws->lock);
+	ws->sensor_findings++;
 }
 
 void sw_workers_free(struct sw_workers *ws)
@@ -415,6 +655,7 @@ void sw_workers_free(struct sw_workers *ws)
 		}
 		sw_policy_free(atomic_exchange(&w->pending, NULL));
 		free(w->ring.buf);
+		pthread_mutex_destroy(&w->snap_lock);
 	}
 	pthread_mutex_destroy(&ws->lock);
 	free(ws);

@@ -12,7 +12,9 @@ endpoints, finding, severity, detail) and flow events by (endpoints,
 app_proto, starttls, tls), and the stats counters that do not depend on
 how flows were spread (packets, flows created, findings by kind).  Line
 order may differ between worker counts; the events may not.  Then one
-signed run with --workers 2 must pass `stripwatch verify`.
+signed run with --workers 2 must pass `stripwatch verify`.  With --state
+(one history store shared by the engines), 1, 2 and 3 workers agree on a
+fresh store and on a second run over what the first one learnt.
 Prints one line per mismatch and "workers: N runs compared, M failed".
 """
 import glob
@@ -83,6 +85,27 @@ def main():
     # wraps several times, through its skip entries.
     runs += 1
     failed += compare(sw, "all captures 40 times over", all_r * 40) != 0
+
+    # History (--state): the engines share one store.  A fresh store, then a
+    # second run that starts from what the first one wrote: each worker
+    # count gets its own directory, the findings must agree.
+    import shutil
+    for n in (1, 2, 3):
+        shutil.rmtree(os.path.join(work, "state%d" % n), ignore_errors=True)
+    for rnd in ("fresh", "second"):
+        base = None
+        for n in (1, 2, 3):
+            st = os.path.join(work, "state%d" % n)
+            got = summary(run(sw, ["--no-sign", "--workers", str(n), "--state", st] + all_r))
+            if base is None:
+                base = got
+                continue
+            runs += 1
+            for what, a, b in zip(("alerts", "flows", "stats"), base, got):
+                if a != b:
+                    print("FAIL --state (%s store) --workers %d: %s differ:\n  1: %s\n  %d: %s" %
+                          (rnd, n, what, a, n, b))
+                    failed += 1
 
     # The stripped-after-clean case across files must really be present.
     alerts = summary(run(sw, ["--no-sign", "--workers", "2"] + all_r))[0]
