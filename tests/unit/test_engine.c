@@ -100,9 +100,15 @@ static void test_table_grows(void **state)
 {
 	struct seen s = { 0 };
 	struct sw_engine *e = engine(&s, 1u << 16);
-	/* 20000 SYNs grow the buckets several times; every SYN-ACK still finds its flow. */
+	/*
+	 * 20000 handshakes (each SYN-ACK moves its SYN into the flow table) grow
+	 * the slots several times; every retransmitted SYN-ACK still finds its
+	 * flow (a lost one would make a new flow).
+	 */
 	for (uint32_t i = 0; i < 20000; i++) {
 		struct sw_packet p = pkt(CLI + i, (uint16_t)(1024 + i % 50000), SRV, 25, 0x02, i, NULL, i);
+		sw_engine_packet(e, &p);
+		p = pkt(SRV, 25, CLI + i, (uint16_t)(1024 + i % 50000), 0x12, i, NULL, i);
 		sw_engine_packet(e, &p);
 	}
 	for (uint32_t i = 0; i < 20000; i++) {
@@ -132,14 +138,17 @@ static void test_table_churn(void **state)
 		uint64_t t = r * 10 * SEC;
 		uint16_t port = (uint16_t)(2000 + r);
 		for (uint32_t i = 0; i < n; i++) {
+			/* SYN and SYN-ACK: the flow is in the flow table. */
 			struct sw_packet p = pkt(CLI + i * 7, port, SRV, 25, 0x02, i, NULL, t);
+			sw_engine_packet(e, &p);
+			p = pkt(SRV, 25, CLI + i * 7, port, 0x12, 76, NULL, t);
 			sw_engine_packet(e, &p);
 		}
 		for (uint32_t i = 1; i < n; i += 2) {
 			struct sw_packet p = pkt(CLI + i * 7, port, SRV, 25, 0x04, i + 1, NULL, t + SEC);
 			sw_engine_packet(e, &p);
 		}
-		/* The closed half goes (5 s), the other half answers: no new flow. */
+		/* The closed half goes (5 s), the other half answers again: no new flow. */
 		struct sw_packet tick = pkt(SRV + 1, 9, SRV + 2, 9, 0x10, 0, NULL, t + 7 * SEC);
 		sw_engine_packet(e, &tick);
 		sw_engine_stats(e, &st);
