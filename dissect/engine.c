@@ -14,6 +14,19 @@
  *    time; when the table is full the oldest CLOSED flow, else the oldest
  *    EMBRYO one, else the oldest ACTIVE one is evicted.  Every eviction is
  *    counted, and evicting a flow that had not ended is a cap hit.
+ *  - A bare SYN (no ACK, FIN, RST or payload) of an unknown 4-tuple goes to
+ *    the SYN table (syntab.h), not to the flow table: a SYN flood costs one
+ *    fixed-size table and never evicts a flow that spoke.  Its first other
+ *    packet (SYN-ACK, ACK, RST, payload, a SYN from the other side, a
+ *    fourth SYN) promotes it into the flow table with everything the SYN
+ *    taught (ISN, options, first time, packet count), so a promoted flow is
+ *    the flow the table would have held.  A 4-tuple is in one table at most.
+ *    The SYN table takes max_flows / 16 of the cap (a power of two, 8 to
+ *    32768 entries), the flow table the rest: max_flows still bounds the
+ *    connections tracked, and the stats count both tables as flows
+ *    (created, active, peak; a SYN-table entry pushed out of a full set is
+ *    evicted_cap and a cap hit like an EMBRYO flow; one found stale is
+ *    timed_out, as the EMBRYO list's expiry would have counted it).
  *  - struct sw_flow comes from a pool grown in 64-byte aligned chunks and is
  *    named by its index (the chunk table turns it into an address); the
  *    LRU links are indexes too.  Nothing is allocated per packet.  struct sw_app is allocated once per mail/TLS flow.
@@ -29,6 +42,7 @@
 #include "flow.h"
 #include "history.h"
 #include "policy.h"
+#include "syntab.h"
 
 enum { LIST_CLOSED = 0, LIST_EMBRYO = 1, LIST_ACTIVE = 2, LIST__COUNT };
 
@@ -55,6 +69,9 @@ struct sw_engine {
 	uint64_t seed;
 	struct slot *slots;
 	uint32_t max_slots;           /* the size the cap needs; growth stops there */
+	uint32_t flow_cap;            /* flows in the flow table: max_flows less the SYN table */
+	struct sw_syntab syn;         /* bare SYNs of unknown 4-tuples */
+	uint64_t expire_now;          /* the time expire() last ran to */
 	uint32_t mask;
 	uint32_t n_flows;
 	uint32_t free_list;           /* pool index, NIL when empty */
@@ -161,9 +178,9 @@ static void mem_add(struct sw_engine *e, int64_t n)
 static struct sw_flow *flow_alloc(struct sw_engine *e, uint32_t *idx)
 {
 	if (e->free_list == NIL) {
-		if (e->pool_size >= e->cfg.max_flows)
+		if (e->pool_size >= e->flow_cap)
 			return NULL;
-		uint32_t n = SW_MIN(POOL_CHUNK, e->cfg.max_flows - e->pool_size);
+		uint32_t n = SW_MIN(POOL_CHUNK, e->flow_cap - e->pool_size);
 		size_t sz = (size_t)n * sizeof(struct sw_flow);
 		struct sw_flow *c = aligned_alloc(64, sz);
 		if (!c)
@@ -306,7 +323,7 @@ static void table_remove(struct sw_engine *e, struct sw_flow *f, uint32_t i)
 	}
 	lru_unlink(e, f, i);
 	e->n_flows--;
-	e->st.flows_active = e->n_flows;
+	e->st.flows_active = (uint64_t)e->n_flows + e->syn.n;
 	f->lnext = e->free_list;
 	e->free_list = i;
 }
@@ -369,10 +386,22 @@ static void grow_slots(struct sw_engine *e)
 	mem_add(e, (int64_t)(nb * sizeof(*b)));
 }
 
-static struct sw_flow *flow_create(struct sw_engine *e, uint32_t h, const struct sw_packet *p, int *dir,
-				   uint32_t *idx)
+/* Flows tracked in both tables: the stats' active and peak. */
+static void count_active(struct sw_engine *e)
 {
-	if (e->n_flows >= e->cfg.max_flows && !evict_one(e, p->ts_ns))
+	e->st.flows_active = (uint64_t)e->n_flows + e->syn.n;
+	if (e->st.flows_active > e->st.flows_peak)
+		e->st.flows_peak = e->st.flows_active;
+}
+
+/*
+ * A cleared flow in the table under hash h, on the EMBRYO list (the caller
+ * fills its endpoints before the next lookup); evicts one when the table is
+ * full.  NULL when no flow can be had.
+ */
+static struct sw_flow *flow_new(struct sw_engine *e, uint32_t h, uint64_t ts, uint32_t *idx)
+{
+	if (e->n_flows >= e->flow_cap && !evict_one(e, ts))
 		return NULL;
 	if (e->n_flows >= e->mask / 2 + 1 && e->mask + 1 < e->max_slots)
 		grow_slots(e);
@@ -383,6 +412,19 @@ static struct sw_flow *flow_create(struct sw_engine *e, uint32_t h, const struct
 	if (!f)
 		return NULL;
 	f->lprev = f->lnext = NIL;
+	slot_insert(e->slots, e->mask, h, i);
+	lru_append(e, f, i, LIST_EMBRYO);
+	*idx = i;
+	e->n_flows++;
+	return f;
+}
+
+static struct sw_flow *flow_create(struct sw_engine *e, uint32_t h, const struct sw_packet *p, int *dir,
+				   uint32_t *idx)
+{
+	struct sw_flow *f = flow_new(e, h, p->ts_ns, idx);
+	if (!f)
+		return NULL;
 	/* Client = SYN sender; SYN-ACK sender is the server; else a known server port. */
 	bool src_is_client;
 	if ((p->tcp_flags & (SW_TH_SYN | SW_TH_ACK)) == SW_TH_SYN)
@@ -412,15 +454,111 @@ static struct sw_flow *flow_create(struct sw_engine *e, uint32_t h, const struct
 	}
 	f->first_ts = f->last_ts = p->ts_ns;
 	f->file_no = p->file_no;
-	slot_insert(e->slots, e->mask, h, i);
-	lru_append(e, f, i, LIST_EMBRYO);
-	*idx = i;
-	e->n_flows++;
 	e->st.flows_created++;
-	e->st.flows_active = e->n_flows;
-	if (e->n_flows > e->st.flows_peak)
-		e->st.flows_peak = e->n_flows;
+	count_active(e);
 	return f;
+}
+
+/* ---- the SYN table ---------------------------------------------------------- */
+
+/* A connection's opening SYN and nothing else (RFC 9293 3.5). */
+static inline bool bare_syn(const struct sw_packet *p)
+{
+	return (p->tcp_flags & (SW_TH_SYN | SW_TH_ACK | SW_TH_FIN | SW_TH_RST)) == SW_TH_SYN &&
+	       p->payload_len == 0;
+}
+
+/*
+ * Would expire() have ended this SYN-only flow (EMBRYO list) by now, the
+ * time of the packet at hand?  Packet time, as expire() reads it: when
+ * files of a run go back in time, nothing ends early.
+ */
+static inline bool syn_stale(const struct sw_engine *e, const struct sw_syn *s, uint64_t now)
+{
+	return s->last_ts + e->cfg.syn_timeout_ns < now;
+}
+
+/* Record a bare SYN of a 4-tuple no table knows; counts what it pushes out. */
+static void syn_record(struct sw_engine *e, uint32_t h, const struct sw_packet *p)
+{
+	bool evicted;
+	struct sw_syn *s = sw_syntab_claim(&e->syn, h, &evicted);
+	if (evicted) {
+		if (syn_stale(e, s, p->ts_ns)) {
+			e->st.flows_timed_out++;
+		} else {
+			/* Like an EMBRYO flow: it may have been a session about to speak. */
+			e->st.flows_evicted_cap++;
+			e->st.caps_hit++;
+		}
+	}
+	s->ip_version = p->ip_version;
+	memcpy(s->cli, p->src, 16);
+	memcpy(s->srv, p->dst, 16);
+	s->cport = p->sport;
+	s->sport = p->dport;
+	s->isn = p->seq;
+	s->syn_opts = sw_path_syn_set(p->opt_kinds, SW_MIN(p->n_opts, (uint8_t)SW_TCP_MAX_OPTS));
+	s->first_ts = s->last_ts = p->ts_ns;
+	s->file_no = p->file_no;
+	s->pkts = 1;
+	e->st.flows_created++;
+	count_active(e);
+}
+
+/* The client sent its SYN again: what the flow table would have updated. */
+static void syn_repeat(struct sw_engine *e, struct sw_syn *s, const struct sw_packet *p)
+{
+	s->last_ts = p->ts_ns;
+	s->pkts++;
+	s->isn = p->seq;
+	s->syn_opts = sw_path_syn_set(p->opt_kinds, SW_MIN(p->n_opts, (uint8_t)SW_TCP_MAX_OPTS));
+	sw_syntab_touch(&e->syn, s);
+}
+
+/* Move a SYN-table entry into the flow table, as the flow its SYNs made. */
+static struct sw_flow *syn_promote(struct sw_engine *e, uint32_t h, struct sw_syn *s, uint64_t ts,
+				   uint32_t *idx)
+{
+	struct sw_flow *f = flow_new(e, h, ts, idx);
+	if (!f)
+		return NULL;
+	f->ip_version = s->ip_version & 15;
+	f->client_known = true;
+	memcpy(f->cli, s->cli, 16);
+	memcpy(f->srv, s->srv, 16);
+	f->cport = s->cport;
+	f->sport = s->sport;
+	f->first_ts = s->first_ts;
+	f->last_ts = s->last_ts;
+	f->file_no = s->file_no;
+	f->pkts[0] = s->pkts;
+	f->isn[0] = s->isn;
+	f->isn_known = 1;
+	f->syn_opts = s->syn_opts;
+	sw_syntab_remove(&e->syn, s);
+	count_active(e);
+	return f;
+}
+
+/*
+ * End every SYN-only flow (flush, live-mode expiry): each the EMBRYO list
+ * would have expired by now is counted as timed out; with all == false
+ * the others stay.
+ */
+static void syn_sweep(struct sw_engine *e, bool all)
+{
+	for (uint32_t i = 0; i < e->syn.cap && e->syn.n > 0; i++) {
+		struct sw_syn *s = sw_syntab_at(&e->syn, i);
+		if (!s)
+			continue;
+		bool stale = syn_stale(e, s, e->expire_now);
+		if (stale)
+			e->st.flows_timed_out++;
+		if (stale || all)
+			sw_syntab_remove(&e->syn, s);
+	}
+	e->st.flows_active = (uint64_t)e->n_flows + e->syn.n;
 }
 
 /* Swap the client and server sides of a flow whose orientation was a guess. */
@@ -820,6 +958,7 @@ static void flow_end(struct sw_engine *e, struct sw_flow *f, uint64_t ts, int wh
 
 static void expire(struct sw_engine *e, uint64_t now)
 {
+	e->expire_now = now;
 	for (int l = 0; l < LIST__COUNT; l++) {
 		uint64_t to = l == LIST_CLOSED ? e->cfg.closed_timeout_ns :
 			      l == LIST_EMBRYO ? e->cfg.syn_timeout_ns : e->cfg.idle_timeout_ns;
@@ -839,6 +978,7 @@ static void expire(struct sw_engine *e, uint64_t now)
 void sw_engine_expire(struct sw_engine *e, uint64_t now_ns)
 {
 	expire(e, now_ns);
+	syn_sweep(e, false);
 }
 
 /* ---- the per-packet path --------------------------------------------------- */
@@ -1011,10 +1151,33 @@ void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
 		}
 	}
 	if (!f) {
+		struct sw_syn *s = sw_syntab_find(&e->syn, h, p, &dir);
+		if (s && syn_stale(e, s, p->ts_ns)) {
+			e->st.flows_timed_out++;
+			sw_syntab_remove(&e->syn, s);
+			e->st.flows_active = (uint64_t)e->n_flows + e->syn.n;
+			s = NULL;
+		}
+		if (s) {
+			/* Up to three SYNs stay on the EMBRYO side (see lru_touch below). */
+			if (dir == 0 && bare_syn(p) && s->pkts < 3) {
+				syn_repeat(e, s, p);
+				return;
+			}
+			f = syn_promote(e, h, s, p->ts_ns, &fi);
+			if (!f)
+				return;
+		}
+	}
+	if (!f) {
 		if (!(fl & SW_TH_SYN) && p->payload_len == 0)
 			return; /* bare ACK / RST / FIN of a flow we never saw: nothing to learn */
 		if (fl & SW_TH_RST)
 			return;
+		if (bare_syn(p)) {
+			syn_record(e, h, p);
+			return;
+		}
 		f = flow_create(e, h, p, &dir, &fi);
 		if (!f)
 			return;
@@ -1067,6 +1230,7 @@ void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
 
 void sw_engine_flush(struct sw_engine *e)
 {
+	syn_sweep(e, true); /* SYN-only flows carry no summary: nothing to report */
 	for (int l = 0; l < LIST__COUNT; l++) {
 		uint32_t i;
 		while ((i = e->lists[l].head) != NIL) {
@@ -1080,7 +1244,7 @@ void sw_engine_flush(struct sw_engine *e)
 void sw_engine_stats(const struct sw_engine *e, struct sw_dissect_stats *out)
 {
 	*out = e->st;
-	out->flows_active = e->n_flows;
+	out->flows_active = (uint64_t)e->n_flows + e->syn.n;
 	out->mem_bytes = e->mem > 0 ? (uint64_t)e->mem : 0;
 }
 
@@ -1124,15 +1288,22 @@ struct sw_engine *sw_engine_new(const struct sw_dissect_config *cfg, const struc
 		e->seed = 0x5eed5eed5eed5eedull;
 	if (e->cfg.max_flows > (1u << 30))
 		e->cfg.max_flows = 1u << 30;
+	/* The SYN table's share of the cap: max_flows / 16, a power of two in 8 .. 32768. */
+	uint32_t syn_entries = SW_SYN_WAYS;
+	while (syn_entries < 32768 && syn_entries * 2 <= e->cfg.max_flows / 16)
+		syn_entries <<= 1;
+	e->flow_cap = e->cfg.max_flows - syn_entries; /* max_flows >= 16 */
 	/* At most half full at the cap: short probe sequences. */
 	e->max_slots = 2048;
-	while (e->max_slots < 2 * e->cfg.max_flows)
+	while (e->max_slots < 2 * e->flow_cap)
 		e->max_slots <<= 1;
 	uint32_t nb = 2048;
 	e->slots = calloc(nb, sizeof(*e->slots));
-	e->chunks = calloc((e->cfg.max_flows >> POOL_SHIFT) + 1, sizeof(*e->chunks));
+	e->chunks = calloc((e->flow_cap >> POOL_SHIFT) + 1, sizeof(*e->chunks));
 	e->memo = sw_memo_new(e->cfg.server_memory_max);
-	if (!e->slots || !e->chunks || !e->memo) {
+	bool syn_ok = sw_syntab_init(&e->syn, syn_entries);
+	if (!e->slots || !e->chunks || !e->memo || !syn_ok) {
+		sw_syntab_destroy(&e->syn);
 		free(e->slots);
 		free(e->chunks);
 		sw_memo_free(e->memo);
@@ -1144,6 +1315,7 @@ struct sw_engine *sw_engine_new(const struct sw_dissect_config *cfg, const struc
 		e->lists[l].head = e->lists[l].tail = NIL;
 	e->mask = nb - 1;
 	mem_add(e, (int64_t)(nb * sizeof(*e->slots)));
+	mem_add(e, (int64_t)sw_syntab_bytes(&e->syn));
 	e->caps.buf_max = e->cfg.stream_buf_max;
 	e->caps.ooo_max_bytes = e->cfg.ooo_max_bytes;
 	e->caps.ooo_max_segments = e->cfg.ooo_max_segments;
@@ -1173,6 +1345,7 @@ void sw_engine_free(struct sw_engine *e)
 		free(e->chunks[c]);
 	free(e->chunks);
 	free(e->slots);
+	sw_syntab_destroy(&e->syn);
 	sw_memo_free(e->memo);
 	sw_classifier_free(e->cls);
 	free(e);

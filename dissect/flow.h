@@ -3,8 +3,10 @@
  * the detector (private to dissect/).
  *
  * Invariants:
- *  - A flow costs a struct sw_flow (small, pooled) from its first SYN or
- *    payload packet.  Bare ACKs and RSTs of unknown flows create nothing.
+ *  - A flow costs a struct sw_flow (small, pooled) from its first packet
+ *    beyond a bare SYN (SYN-ACK, payload, a SYN with flags or data...); a
+ *    bare SYN alone costs a 64-byte entry of the SYN table (syntab.h).
+ *    Bare ACKs and RSTs of unknown flows create nothing.
  *  - struct sw_app (reassembly, dissector state, the flow summary) is
  *    allocated only for flows that look like mail or TLS, on their first
  *    payload, and its buffers are released as soon as no dissector needs
