@@ -392,7 +392,8 @@ static int run_live_workers(struct run *r, uint64_t stats_interval_ns)
 	uint64_t next_stats = now_ns() + stats_interval_ns;
 	uint64_t next_tick = 0;
 
-	while (!stop_requested && sw_workers_running(r->ws)) {
+	/* A failed socket ends the run (exit 1), as with one worker: its share would go unseen. */
+	while (!stop_requested && sw_workers_running(r->ws) && !sw_workers_failed(r->ws)) {
 		struct timespec nap = { 0, 20000000 };
 		nanosleep(&nap, NULL); /* a signal ends it early */
 		uint64_t now = now_ns();
