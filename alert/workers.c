@@ -25,13 +25,14 @@
  * whole; a 5-tuple hash would spread a server's sessions over the engines
  * and lose those findings.  The price: one busy server is one worker's load.
  *
- * Output: one chain, a mutex around every sw_alert_* call.  Alert and flow
- * lines are thousands of times rarer than packets (bench-1g: 1.46 M packets,
- * about 18 k flow lines), so the lock is not where the time goes, and one
- * file keeps `stripwatch verify` and every consumer unchanged; per-worker
- * chains would need N keys or N sessions and a merge for the reader.  The
- * price is the order of lines: with N > 1 it depends on thread timing and
- * differs between runs (with N = 1 it does not).  Each event keeps its own
+ * Output: one chain.  Each worker formats its lines with a producer of its
+ * own (producer.h: its pcap_filename, address cache, line buffer) and hands
+ * them to the writer's one output thread, which chains, signs and writes
+ * them; the workers share only the queue's short copy-in lock.  One file
+ * keeps `stripwatch verify` and every consumer unchanged; per-worker chains
+ * would need N keys or N sessions and a merge for the reader.  The price is
+ * the order of lines: with N > 1 it depends on thread timing and differs
+ * between runs (with N = 1 it does not).  Each event keeps its own
  * packet-time timestamp, and the chain is valid whatever the order.
  */
 #include <errno.h>
@@ -42,6 +43,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "producer.h"
 #include "workers.h"
 
 #define RING_BYTES (4u << 20)            /* per worker; a power of two */
@@ -71,9 +73,11 @@ struct worker {
 	struct sw_workers *ws;
 	struct ring ring;
 	struct sw_engine *eng;
+	struct sw_alert_prod *prod;         /* this worker's lines */
 	pthread_t th;
 	bool running;
 	uint32_t cur_file;                  /* file_no of this worker's latest packet */
+	uint32_t named_file;                /* file_no whose name prod carries now */
 	_Atomic(struct sw_policy *) pending; /* a reloaded policy, applied between packets */
 	_Atomic bool done;                  /* set by the reader after the last packet */
 };
@@ -81,8 +85,6 @@ struct worker {
 struct sw_workers {
 	unsigned n;
 	struct sw_alert *out;
-	pthread_mutex_t lock;               /* around every sw_alert_* call */
-	uint32_t out_file;                  /* file_no whose name the output carries now */
 	uint32_t last_file;                 /* set before done: the flush events' file */
 	const char *const *files;
 	size_t n_files;
@@ -136,41 +138,35 @@ uint32_t sw_workers_shard(const struct sw_packet *pkt)
 	return (uint32_t)h;
 }
 
-/* ---- output under the lock ---------------------------------------------------- */
+/* ---- output: each worker its own producer ------------------------------------- */
 
-/* Lock held: name the worker's current file in the output if it changed. */
-static void name_file(struct sw_workers *ws, uint32_t file_no)
+/* Name the worker's current file in its lines if it changed. */
+static void name_file(struct worker *w)
 {
-	if (file_no == ws->out_file || file_no >= ws->n_files)
+	if (w->cur_file == w->named_file || w->cur_file >= w->ws->n_files)
 		return;
-	ws->out_file = file_no;
-	sw_alert_set_pcap_filename(ws->out, ws->files[file_no]);
+	w->named_file = w->cur_file;
+	sw_alert_prod_set_pcap_filename(w->prod, w->ws->files[w->cur_file]);
 }
 
-static void locked_finding(void *ctx, const struct sw_finding *f)
+static void worker_finding(void *ctx, const struct sw_finding *f)
 {
 	struct worker *w = ctx;
-	pthread_mutex_lock(&w->ws->lock);
-	name_file(w->ws, w->cur_file);
-	sw_alert_finding(w->ws->out, f);
-	pthread_mutex_unlock(&w->ws->lock);
+	name_file(w);
+	sw_alert_prod_finding(w->prod, f);
 }
 
-static void locked_flow(void *ctx, const struct sw_flow_info *fi)
+static void worker_flow(void *ctx, const struct sw_flow_info *fi)
 {
 	struct worker *w = ctx;
-	pthread_mutex_lock(&w->ws->lock);
-	name_file(w->ws, w->cur_file);
-	sw_alert_flow(w->ws->out, fi);
-	pthread_mutex_unlock(&w->ws->lock);
+	name_file(w);
+	sw_alert_prod_flow(w->prod, fi);
 }
 
+/* The output thread moves files between two lines of any worker. */
 int sw_workers_reopen(struct sw_workers *ws, char *err, size_t errlen)
 {
-	pthread_mutex_lock(&ws->lock);
-	int rc = sw_alert_reopen(ws->out, err, errlen);
-	pthread_mutex_unlock(&ws->lock);
-	return rc;
+	return sw_alert_reopen(ws->out, err, errlen);
 }
 
 /* ---- producer --------------------------------------------------------------- */
@@ -322,19 +318,19 @@ struct sw_workers *sw_workers_start(unsigned n, const struct sw_dissect_config *
 	}
 	ws->n = n;
 	ws->out = out;
-	ws->out_file = UINT32_MAX;
 	ws->files = files;
 	ws->n_files = n_files;
-	pthread_mutex_init(&ws->lock, NULL);
 	/* Engines are built here, one after another: nDPI's set-up is not
 	 * promised to be safe in parallel. */
 	for (unsigned i = 0; i < n; i++) {
 		struct worker *w = &ws->w[i];
 		w->ws = ws;
-		struct sw_sink sink = { w, locked_finding, locked_flow };
+		w->named_file = UINT32_MAX;
+		struct sw_sink sink = { w, worker_finding, worker_flow };
 		w->ring.buf = aligned_alloc(64, RING_BYTES);
+		w->prod = sw_alert_prod_new(out);
 		w->eng = sw_engine_new(dc, &sink);
-		if (!w->ring.buf || !w->eng) {
+		if (!w->ring.buf || !w->prod || !w->eng) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
@@ -373,9 +369,8 @@ void sw_workers_finish(struct sw_workers *ws, uint32_t last_file)
 			ws->w[i].running = false;
 		}
 	/* Later lines (stats, stop) name the last file, as with one worker. */
-	pthread_mutex_lock(&ws->lock);
-	name_file(ws, last_file);
-	pthread_mutex_unlock(&ws->lock);
+	if (last_file < ws->n_files)
+		sw_alert_set_pcap_filename(ws->out, ws->files[last_file]);
 }
 
 void sw_workers_stats(const struct sw_workers *ws, struct sw_dissect_stats *sum)
@@ -414,8 +409,8 @@ void sw_workers_free(struct sw_workers *ws)
 			sw_engine_free(w->eng);
 		}
 		sw_policy_free(atomic_exchange(&w->pending, NULL));
+		sw_alert_prod_free(w->prod);
 		free(w->ring.buf);
 	}
-	pthread_mutex_destroy(&ws->lock);
 	free(ws);
 }

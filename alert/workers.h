@@ -3,9 +3,10 @@
  *
  * The reading thread (main) decodes packets with sw_source_next() and hands
  * each one to worker shard % N through a bounded single-producer /
- * single-consumer byte ring; each worker thread owns one struct sw_engine.
- * Every sw_alert_* call from any thread goes through one mutex, so the run
- * still writes one hash chain into one file (see workers.c for why).
+ * single-consumer byte ring; each worker thread owns one struct sw_engine
+ * and formats its own lines, which all go to the writer's one output
+ * thread, so the run still writes one hash chain into one file (see
+ * workers.c for why).
  *
  * Sharding is by the server endpoint, not by the 5-tuple: the detector's
  * in-run memory ("this server offered STARTTLS earlier", "this client used
@@ -43,7 +44,7 @@ void sw_workers_packet(struct sw_workers *w, const struct sw_packet *pkt);
 /* Reader thread: hand worker i a new policy (ownership moves), applied between packets. */
 void sw_workers_set_policy(struct sw_workers *w, unsigned i, struct sw_policy *p);
 
-/* Reader thread: SIGHUP, under the output lock. */
+/* Reader thread: SIGHUP (waits until the output thread has moved files). */
 int sw_workers_reopen(struct sw_workers *w, char *err, size_t errlen);
 
 /*

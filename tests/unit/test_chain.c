@@ -25,6 +25,7 @@
 #include "chain.h"
 #include "keys.h"
 #include "minisig.h"
+#include "producer.h"
 #include "sw_alert.h"
 
 /* memmem with a string literal. */
@@ -778,9 +779,11 @@ static void test_disk_full_partial_writes(void **state)
 	assert_non_null(a);
 	write_events(a, 0, 50);
 	sw_alert_tick(a, 0); /* flushes */
+	sw_alert_sync(a);    /* ... on the output thread: wait for it */
 	off_t limit = file_size(f->out) + 1500;
 	set_fsize((rlim_t)limit);
 	write_events(a, 50, 400);
+	sw_alert_sync(a);
 	assert_int_equal(file_size(f->out), limit); /* a partial write filled it to the byte */
 	set_fsize(RLIM_INFINITY);
 	struct sw_capture_stats cs = { 0 };
@@ -821,6 +824,7 @@ static void test_disk_full_at_close(void **state)
 	assert_non_null(a);
 	write_events(a, 0, 30);
 	sw_alert_tick(a, 0);
+	sw_alert_sync(a);
 	set_fsize((rlim_t)file_size(f->out) + 100);
 	write_events(a, 30, 30);
 	sw_alert_close(a, 0);
@@ -858,6 +862,7 @@ static void test_reopen_waits_for_old_file(void **state)
 		flow_n(&fi, i);
 		sw_alert_flow(a, &fi); /* start record out, flows buffered */
 	}
+	sw_alert_sync(a);
 	set_fsize((rlim_t)file_size(f->out));
 	assert_int_equal(rename(f->out, old), 0);
 	assert_int_equal(sw_alert_reopen(a, err, sizeof err), -1);
