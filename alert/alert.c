@@ -68,8 +68,12 @@
  * the output thread appends the "output" object when it takes the entry,
  * so lines / write_errors / lines_lost count exactly the lines before it
  * in the chain, however far the writer lags behind the packets.
- * queue_waits is written only when not zero: a file-mode run whose writer
- * keeps up gives the same bytes every run.
+ * queue_waits (how often a producer found the queue full and waited) is
+ * written in live mode only (no pcap_filename), and only when not zero:
+ * there a wait holds up the capture and shows as kernel drops.  Reading a
+ * file, a wait costs nothing but time, and a count that depends on thread
+ * timing would break "same capture, same lines"; it is said on stderr at
+ * close instead.
  *
  * Order: tick (checkpoint by time, flush) is queued like a line and the
  * caller goes on.  Reopen (SIGHUP) and close are queued too and the
@@ -901,6 +905,8 @@ void sw_alert_stats(struct sw_alert *a, uint64_t ts_ns,
 	struct jb j;
 	struct ev h = { .kind = EV_STATS, .ts = ts_ns };
 	producer_totals(a, &h);
+	if (p->pcap_filename)
+		h.queue_waits = 0; /* file mode: timing, not data (see the top of this file) */
 	begin_event(p, &j, ts_ns, "stats");
 	put_pcap_filename(p, &j);
 	if (jb_open(&j, "stats", '{')) {
@@ -1564,8 +1570,13 @@ void sw_alert_close(struct sw_alert *a, uint64_t ts_ns)
 {
 	if (!a)
 		return;
+	struct ev t;
 	(void)request(a, EV_STOP, ts_ns, NULL, 0);
 	pthread_join(a->th, NULL);
+	producer_totals(a, &t);
+	if (t.queue_waits > 0)
+		fprintf(stderr, "stripwatch: the output queue was full %llu time(s); "
+				"event formatting waited for the writer\n", (unsigned long long)t.queue_waits);
 	if (a->o.syslog_facility >= 0)
 		closelog();
 	alert_free(a);
