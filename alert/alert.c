@@ -801,7 +801,12 @@ void sw_alert_prod_finding(struct sw_alert_prod *p, const struct sw_finding *f)
 	put_evidence(p, &j, f);
 	static const int prio[4] = { LOG_WARNING, LOG_WARNING, LOG_NOTICE, LOG_INFO };
 	h.prio = prio[sev];
-	submit(p, &h, &j, true); /* signed and written at once */
+	/*
+	 * Live (no pcap_filename): wake the output thread, the alert is signed
+	 * and written at once.  Reading files nobody waits for it: it goes with
+	 * the next batch, which saves a wake-up per alert.
+	 */
+	submit(p, &h, &j, p->pcap_filename == NULL);
 }
 
 void sw_alert_finding(void *ctx, const struct sw_finding *f)

@@ -157,12 +157,10 @@ const void *sw_outq_peek(struct sw_outq *q, uint32_t *n)
 			*n = h->len - (uint32_t)sizeof *h;
 			return h + 1;
 		}
-		if (round < 32) {
-			/* A few short rounds: a producer in the middle of a burst. */
-			if (round++ < 16)
-				cpu_relax();
-			else
-				sched_yield();
+		if (round++ < 8) {
+			/* A few pauses, no more: on a busy machine the spinning
+			 * consumer would take the core its producer needs. */
+			cpu_relax();
 			continue;
 		}
 		round = 0;
