@@ -99,6 +99,7 @@
 
 #include <sodium.h>
 
+#include "b64.h"
 #include "chain.h"
 #include "json.h"
 #include "keys.h"
@@ -410,7 +411,7 @@ static bool finish_line(struct sw_alert *a, struct jb *j, bool sign, bool now)
 	a->members_cut_out += j->cut;
 	j->limit = j->cap; /* the reserve is for exactly this */
 	j->over = false;
-	sodium_bin2base64(prev64, sizeof prev64, a->prev, sizeof a->prev, sodium_base64_VARIANT_ORIGINAL);
+	sw_b64_encode(prev64, a->prev, sizeof a->prev);
 	jb_key(j, "seq");
 	jb_u64(j, a->seq);
 	jb_m_str(j, "session", a->session);
@@ -421,7 +422,7 @@ static bool finish_line(struct sw_alert *a, struct jb *j, bool sign, bool now)
 		char sig64[SW_SIG_B64_LEN];
 		crypto_sign_detached(sig, NULL, (const unsigned char *)a->msg,
 				     SW_CHAIN_CONTEXT_LEN + j->len, a->key->sk);
-		sodium_bin2base64(sig64, sizeof sig64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
+		sw_b64_encode(sig64, sig, sizeof sig);
 		jb_raw(j, ",\"sig\":\"", 8);
 		jb_raw(j, sig64, 88);
 		jb_raw(j, "\"", 1);
@@ -460,7 +461,7 @@ static void write_chain(struct sw_alert *a, uint64_t ts, const char *kind)
 	char head64[SW_HASH_B64_LEN];
 	bool start = strcmp(kind, "start") == 0;
 
-	sodium_bin2base64(head64, sizeof head64, a->prev, sizeof a->prev, sodium_base64_VARIANT_ORIGINAL);
+	sw_b64_encode(head64, a->prev, sizeof a->prev);
 	begin_line(a, &j, ts, "chain");
 	if (jb_open(&j, "chain", '{')) {
 		jb_m_str(&j, "kind", kind);
