@@ -137,15 +137,30 @@ struct tuple_text {
 	char cid[SW_COMMUNITY_ID_LEN];
 };
 
-/* One formatting thread's state (producer.h).  Touched by that thread only. */
+/*
+ * One formatting thread's state (producer.h).  Written by that thread
+ * only; the counters are atomic (relaxed) because a stats line sums them
+ * from another producer's thread.
+ */
 struct sw_alert_prod {
 	struct sw_alert *a;
 	struct sw_alert_prod *next;   /* a->prods, under a->q.plock */
 	char *pcap_filename;
 	struct tuple_text tt;
-	uint64_t members_cut, strings_cut, queue_waits;
+	_Atomic uint64_t members_cut, strings_cut, queue_waits;
 	char line[SW_LINE_MAX];
 };
+
+/* A producer's counter: one writer, readers anywhere. */
+static inline void count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+static inline uint64_t counted(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
 
 enum ev_kind { EV_ALERT = 1, EV_FLOW, EV_STATS, EV_TICK, EV_REOPEN, EV_SYNC, EV_STOP };
 
@@ -161,6 +176,9 @@ struct ev {
 	uint64_t members_cut, strings_cut, queue_waits; /* EV_STATS: the producers' totals */
 	uint64_t id;                  /* control requests: answered in ctl_done */
 };
+
+_Static_assert(OUTQ_BYTES / 4 >= sizeof(struct ev) + SW_LINE_MAX,
+	       "the longest entry is within SW_OUTQ_ENTRY_MAX");
 
 struct sw_alert {
 	struct sw_alert_opts o;
@@ -207,7 +225,8 @@ struct sw_alert {
 	pthread_t th;
 	bool th_running;
 
-	/* Control requests (reopen, sync, close): one at a time, under cmu. */
+	/* Control requests (reopen, sync, close): one at a time (rmu); answers under cmu. */
+	pthread_mutex_t rmu;
 	pthread_mutex_t cmu;
 	pthread_cond_t cdone;
 	uint64_t ctl_next;            /* requester: id of the last request */
@@ -529,7 +548,7 @@ static void maybe_checkpoint(struct sw_alert *a, uint64_t ts)
 static size_t cut_len(struct sw_alert_prod *a, size_t n, size_t max)
 {
 	if (n > max) {
-		a->strings_cut++;
+		count(&a->strings_cut, 1);
 		return max;
 	}
 	return n;
@@ -725,7 +744,7 @@ static void put_evidence(struct sw_alert_prod *a, struct jb *j, const struct sw_
 {
 	unsigned n = SW_MIN(f->n_evidence, (uint8_t)SW_EVIDENCE_MAX);
 	if (n < f->n_evidence)
-		a->strings_cut++;
+		count(&a->strings_cut, 1);
 	if (n == 0 || !jb_open(j, "evidence", '['))
 		return;
 	for (unsigned i = 0; i < n; i++) {
@@ -758,14 +777,14 @@ static void submit(struct sw_alert_prod *p, struct ev *h, const struct jb *j, bo
 	bool waited;
 	h->body_len = j ? (uint32_t)j->len : 0;
 	if (j)
-		p->members_cut += j->cut;
+		count(&p->members_cut, j->cut);
 	uint8_t *d = sw_outq_reserve(&a->q, (uint32_t)sizeof *h + h->body_len, &waited);
 	memcpy(d, h, sizeof *h);
 	if (j)
 		memcpy(d + sizeof *h, j->buf, j->len);
 	sw_outq_commit(&a->q, wake);
 	if (waited)
-		p->queue_waits++;
+		count(&p->queue_waits, 1);
 }
 
 void sw_alert_prod_finding(struct sw_alert_prod *p, const struct sw_finding *f)
@@ -892,9 +911,9 @@ static void producer_totals(struct sw_alert *a, struct ev *h)
 	h->strings_cut = a->gone_strings_cut;
 	h->queue_waits = a->gone_waits;
 	for (const struct sw_alert_prod *p = a->prods; p; p = p->next) {
-		h->members_cut += p->members_cut;
-		h->strings_cut += p->strings_cut;
-		h->queue_waits += p->queue_waits;
+		h->members_cut += counted(&p->members_cut);
+		h->strings_cut += counted(&p->strings_cut);
+		h->queue_waits += counted(&p->queue_waits);
 	}
 	pthread_mutex_unlock(&a->q.plock);
 }
@@ -1010,9 +1029,9 @@ void sw_alert_prod_free(struct sw_alert_prod *p)
 			*pp = p->next;
 			break;
 		}
-	a->gone_members_cut += p->members_cut;
-	a->gone_strings_cut += p->strings_cut;
-	a->gone_waits += p->queue_waits;
+	a->gone_members_cut += counted(&p->members_cut);
+	a->gone_strings_cut += counted(&p->strings_cut);
+	a->gone_waits += counted(&p->queue_waits);
 	pthread_mutex_unlock(&a->q.plock);
 	free(p->pcap_filename);
 	free(p);
@@ -1024,15 +1043,17 @@ void sw_alert_prod_free(struct sw_alert_prod *p)
  */
 static int request(struct sw_alert *a, enum ev_kind kind, uint64_t ts, char *err, size_t errlen)
 {
-	pthread_mutex_lock(&a->cmu);
+	pthread_mutex_lock(&a->rmu);
 	struct ev h = { .kind = (uint8_t)kind, .ts = ts, .id = ++a->ctl_next };
 	submit(a->p0, &h, NULL, true);
+	pthread_mutex_lock(&a->cmu);
 	while (a->ctl_done < h.id)
 		pthread_cond_wait(&a->cdone, &a->cmu);
 	int rc = a->ctl_rc;
 	if (rc != 0 && err)
 		snprintf(err, errlen, "%s", a->ctl_err);
 	pthread_mutex_unlock(&a->cmu);
+	pthread_mutex_unlock(&a->rmu);
 	return rc;
 }
 
@@ -1450,6 +1471,7 @@ struct sw_alert *sw_alert_open(const struct sw_alert_opts *o, char *err, size_t 
 	a->syslog_prio = LOG_INFO;
 	a->o = *o;
 	a->fd = -1;
+	pthread_mutex_init(&a->rmu, NULL);
 	pthread_mutex_init(&a->cmu, NULL);
 	pthread_cond_init(&a->cdone, NULL);
 	if (sw_outq_init(&a->q, OUTQ_BYTES) != 0 || !(a->p0 = sw_alert_prod_new(a))) {
@@ -1563,6 +1585,7 @@ static void alert_free(struct sw_alert *a)
 	while (a->prods)
 		sw_alert_prod_free(a->prods);
 	sw_outq_destroy(&a->q);
+	pthread_mutex_destroy(&a->rmu);
 	pthread_mutex_destroy(&a->cmu);
 	pthread_cond_destroy(&a->cdone);
 	free(a->fh);
