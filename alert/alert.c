@@ -48,6 +48,39 @@
  * Appending: the last complete line of the existing file gives seq and
  * prev.  A torn last line (no newline) is ended with a newline and the
  * start record says "torn_line":true; verify skips exactly that line.
+ *
+ * Threads.  The calling (packet) thread only formats: an event's body,
+ * from `{` to its last member, is built in the producer's line buffer and
+ * copied into a bounded byte ring (outq.h, preallocated; the producer
+ * waits when it is full and counts the wait, nothing is dropped).  One
+ * output thread, started at open, takes the entries in order and does
+ * everything that follows: the start record, seq/session/prev/kid, the
+ * BLAKE2b chain hash, the Ed25519 signature, the buffer and write(), the
+ * syslog copy, checkpoints, reopen and stop records, the file hash and
+ * the .minisig.  The file gets exactly the bytes a writer on the packet
+ * thread would write.  Who owns what:
+ *   - producer (struct sw_alert_prod): pcap_filename, the address text
+ *     cache, strings_cut, members cut while formatting, queue_waits;
+ *   - output thread: the chain, the fd and its buffer, lines, lines_lost,
+ *     write_errors, last_ts (the latest time of a line it handled).
+ * A stats line is the one event both fill: the producer formats the
+ * capture and dissect counters and hands its own counters in the entry;
+ * the output thread appends the "output" object when it takes the entry,
+ * so lines / write_errors / lines_lost count exactly the lines before it
+ * in the chain, however far the writer lags behind the packets.
+ * queue_waits (how often a producer found the queue full and waited) is
+ * written in live mode only (no pcap_filename), and only when not zero:
+ * there a wait holds up the capture and shows as kernel drops.  Reading a
+ * file, a wait costs nothing but time, and a count that depends on thread
+ * timing would break "same capture, same lines"; it is said on stderr at
+ * close instead.
+ *
+ * Order: tick (checkpoint by time, flush) is queued like a line and the
+ * caller goes on.  Reopen (SIGHUP) and close are queued too and the
+ * caller waits for them: every line queued before a SIGHUP goes to the
+ * old file before the reopen record, every later one to the new file.
+ * With several producers (--workers) lines enter the ring in the order
+ * their producers commit them.
  */
 #define _GNU_SOURCE /* memrchr */
 #include <arpa/inet.h>
@@ -58,16 +91,22 @@
 #include <string.h>
 #include <dirent.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "b64.h"
 #include "chain.h"
 #include "json.h"
 #include "keys.h"
 #include "minisig.h"
+#include "outq.h"
+#include "producer.h"
 #include "sw_alert.h"
 
 #define LINE_RESERVE 512      /* chain members + closers, always kept free */
@@ -80,8 +119,67 @@
 #define PCAP_NAME_MAX 1024
 #define DEFAULT_CHECKPOINT_LINES 1000
 #define DEFAULT_CHECKPOINT_NS (60ull * 1000000000ull)
+#ifndef OUTQ_BYTES
+#define OUTQ_BYTES (2u << 20)  /* the ring between producers and the output thread */
+#endif
 
 _Static_assert(OBUF_MAX >= SW_LINE_MAX, "the output buffer must hold the longest line");
+
+/*
+ * The text of the last flow's addresses and Community ID: the alerts and
+ * the flow line of one flow come one after another.
+ */
+struct tuple_text {
+	bool valid;
+	uint8_t ip_version;
+	uint8_t client_ip[16], server_ip[16];
+	uint16_t client_port, server_port;
+	char src[INET6_ADDRSTRLEN], dest[INET6_ADDRSTRLEN];
+	char cid[SW_COMMUNITY_ID_LEN];
+};
+
+/*
+ * One formatting thread's state (producer.h).  Written by that thread
+ * only; the counters are atomic (relaxed) because a stats line sums them
+ * from another producer's thread.
+ */
+struct sw_alert_prod {
+	struct sw_alert *a;
+	struct sw_alert_prod *next;   /* a->prods, under a->q.plock */
+	char *pcap_filename;
+	struct tuple_text tt;
+	_Atomic uint64_t members_cut, strings_cut, queue_waits;
+	char line[SW_LINE_MAX];
+};
+
+/* A producer's counter: one writer, readers anywhere. */
+static inline void count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+static inline uint64_t counted(const _Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+enum ev_kind { EV_ALERT = 1, EV_FLOW, EV_STATS, EV_TICK, EV_REOPEN, EV_SYNC, EV_STOP };
+
+/* A queue entry: this header, then body_len bytes of line body. */
+struct ev {
+	uint8_t kind;                 /* enum ev_kind */
+	bool stats_open;              /* EV_STATS: the "stats" object is open, "output" goes in it */
+	uint16_t pad;
+	int32_t prio;                 /* EV_ALERT: syslog priority */
+	uint32_t body_len;
+	uint32_t pad2;
+	uint64_t ts;                  /* the line's time; EV_TICK, EV_STOP: the time given */
+	uint64_t members_cut, strings_cut, queue_waits; /* EV_STATS: the producers' totals */
+	uint64_t id;                  /* control requests: answered in ctl_done */
+};
+
+_Static_assert(OUTQ_BYTES / 4 >= sizeof(struct ev) + SW_LINE_MAX,
+	       "the longest entry is within SW_OUTQ_ENTRY_MAX");
 
 struct sw_alert {
 	struct sw_alert_opts o;
@@ -93,7 +191,6 @@ struct sw_alert {
 	char kid[SW_KID_HEX_LEN];
 	char pubkey_b64[SW_PUBKEY_B64_LEN];
 	char session[SW_SESSION_HEX_LEN];
-	char *pcap_filename;
 
 	uint64_t seq;                 /* seq of the next line */
 	uint8_t prev[SW_HASH_LEN];    /* hash of the last line written */
@@ -115,23 +212,28 @@ struct sw_alert {
 	bool file_has_first;
 	uint64_t file_first_seq;
 
-	uint64_t lines, members_cut, strings_cut;
+	uint64_t lines;
+	uint64_t members_cut_out;     /* members cut by the output thread (a stats line's "output") */
 	uint64_t write_errors;        /* write() calls that failed */
 	uint64_t lines_lost;          /* lines never written (not in the chain, or unwritten at close) */
 	bool write_failing;           /* the last write failed; said so on stderr */
 
-	/*
-	 * The text of the last flow's addresses and Community ID: the alerts
-	 * and the flow line of one flow come one after another.
-	 */
-	struct tuple_text {
-		bool valid;
-		uint8_t ip_version;
-		uint8_t client_ip[16], server_ip[16];
-		uint16_t client_port, server_port;
-		char src[INET6_ADDRSTRLEN], dest[INET6_ADDRSTRLEN];
-		char cid[SW_COMMUNITY_ID_LEN];
-	} tt;
+	/* Producers and the queue. */
+	struct sw_alert_prod *p0;     /* the public calls' producer */
+	struct sw_alert_prod *prods;  /* every producer; under q.plock */
+	uint64_t gone_members_cut, gone_strings_cut, gone_waits; /* of freed producers; under q.plock */
+	struct sw_outq q;
+	pthread_t th;
+	bool th_running;
+
+	/* Control requests (reopen, sync, close): one at a time (rmu); answers under cmu. */
+	pthread_mutex_t rmu;
+	pthread_mutex_t cmu;
+	pthread_cond_t cdone;
+	uint64_t ctl_next;            /* requester: id of the last request */
+	uint64_t ctl_done;            /* output thread: id of the last one handled */
+	int ctl_rc;
+	char ctl_err[512];
 
 	size_t olen;
 	char obuf[OBUF_MAX];
@@ -273,12 +375,11 @@ static char *line_buf(struct sw_alert *a)
 	return a->msg + SW_CHAIN_CONTEXT_LEN;
 }
 
-static void begin_line(struct sw_alert *a, struct jb *j, uint64_t ts, const char *type)
+/* The common members, into buf (SW_LINE_MAX bytes): the same on both threads. */
+static void begin_common(const struct sw_alert *a, struct jb *j, char *buf, uint64_t ts, const char *type)
 {
 	char t[32];
-	if (ts > a->last_ts)
-		a->last_ts = ts;
-	jb_init(j, line_buf(a), SW_LINE_MAX - 1 /* newline */, LINE_RESERVE);
+	jb_init(j, buf, SW_LINE_MAX - 1 /* newline */, LINE_RESERVE);
 	sw_format_time(ts, t);
 	jb_raw(j, "{", 1);
 	jb_m_str(j, "timestamp", t);
@@ -286,10 +387,24 @@ static void begin_line(struct sw_alert *a, struct jb *j, uint64_t ts, const char
 	jb_m_str(j, "host", a->host);
 }
 
-static void put_pcap_filename(struct sw_alert *a, struct jb *j)
+/* Output thread: a line of its own (chain records). */
+static void begin_line(struct sw_alert *a, struct jb *j, uint64_t ts, const char *type)
 {
-	if (a->pcap_filename)
-		jb_m_str(j, "pcap_filename", a->pcap_filename);
+	if (ts > a->last_ts)
+		a->last_ts = ts;
+	begin_common(a, j, line_buf(a), ts, type);
+}
+
+/* Producer: an event line in its own buffer. */
+static void begin_event(struct sw_alert_prod *p, struct jb *j, uint64_t ts, const char *type)
+{
+	begin_common(p->a, j, p->line, ts, type);
+}
+
+static void put_pcap_filename(struct sw_alert_prod *p, struct jb *j)
+{
+	if (p->pcap_filename)
+		jb_m_str(j, "pcap_filename", p->pcap_filename);
 }
 
 static void hex_encode(char *out, const uint8_t *b, size_t n)
@@ -313,10 +428,10 @@ static bool write_start(struct sw_alert *a, uint64_t ts);
 static bool finish_line(struct sw_alert *a, struct jb *j, bool sign, bool now)
 {
 	char prev64[SW_HASH_B64_LEN];
-	a->members_cut += j->cut;
+	a->members_cut_out += j->cut;
 	j->limit = j->cap; /* the reserve is for exactly this */
 	j->over = false;
-	sodium_bin2base64(prev64, sizeof prev64, a->prev, sizeof a->prev, sodium_base64_VARIANT_ORIGINAL);
+	sw_b64_encode(prev64, a->prev, sizeof a->prev);
 	jb_key(j, "seq");
 	jb_u64(j, a->seq);
 	jb_m_str(j, "session", a->session);
@@ -327,7 +442,7 @@ static bool finish_line(struct sw_alert *a, struct jb *j, bool sign, bool now)
 		char sig64[SW_SIG_B64_LEN];
 		crypto_sign_detached(sig, NULL, (const unsigned char *)a->msg,
 				     SW_CHAIN_CONTEXT_LEN + j->len, a->key->sk);
-		sodium_bin2base64(sig64, sizeof sig64, sig, sizeof sig, sodium_base64_VARIANT_ORIGINAL);
+		sw_b64_encode(sig64, sig, sizeof sig);
 		jb_raw(j, ",\"sig\":\"", 8);
 		jb_raw(j, sig64, 88);
 		jb_raw(j, "\"", 1);
@@ -366,7 +481,7 @@ static void write_chain(struct sw_alert *a, uint64_t ts, const char *kind)
 	char head64[SW_HASH_B64_LEN];
 	bool start = strcmp(kind, "start") == 0;
 
-	sodium_bin2base64(head64, sizeof head64, a->prev, sizeof a->prev, sodium_base64_VARIANT_ORIGINAL);
+	sw_b64_encode(head64, a->prev, sizeof a->prev);
 	begin_line(a, &j, ts, "chain");
 	if (jb_open(&j, "chain", '{')) {
 		jb_m_str(&j, "kind", kind);
@@ -431,16 +546,16 @@ static void maybe_checkpoint(struct sw_alert *a, uint64_t ts)
 
 /* ---- context objects ------------------------------------------------------ */
 
-static size_t cut_len(struct sw_alert *a, size_t n, size_t max)
+static size_t cut_len(struct sw_alert_prod *a, size_t n, size_t max)
 {
 	if (n > max) {
-		a->strings_cut++;
+		count(&a->strings_cut, 1);
 		return max;
 	}
 	return n;
 }
 
-static void put_str_bounded(struct sw_alert *a, struct jb *j, const char *name, const char *s, size_t max)
+static void put_str_bounded(struct sw_alert_prod *a, struct jb *j, const char *name, const char *s, size_t max)
 {
 	size_t n = strnlen(s, max + 1);
 	jb_m_strn(j, name, (const uint8_t *)s, cut_len(a, n, max));
@@ -479,9 +594,9 @@ static void addr_text(uint8_t ip_version, const uint8_t ip[16], char out[INET6_A
 }
 
 /* The tuple's text, made again only when the flow is not the last one formatted. */
-static const struct tuple_text *tuple_text(struct sw_alert *a, const struct sw_flow_info *fi)
+static const struct tuple_text *tuple_text(struct sw_alert_prod *p, const struct sw_flow_info *fi)
 {
-	struct tuple_text *t = &a->tt;
+	struct tuple_text *t = &p->tt;
 	if (t->valid && t->ip_version == fi->ip_version && t->client_port == fi->client_port &&
 	    t->server_port == fi->server_port && memcmp(t->client_ip, fi->client_ip, 16) == 0 &&
 	    memcmp(t->server_ip, fi->server_ip, 16) == 0)
@@ -493,15 +608,15 @@ static const struct tuple_text *tuple_text(struct sw_alert *a, const struct sw_f
 	memcpy(t->server_ip, fi->server_ip, 16);
 	addr_text(fi->ip_version, fi->client_ip, t->src);
 	addr_text(fi->ip_version, fi->server_ip, t->dest);
-	sw_community_id(a->o.community_seed, fi->ip_version, 6, fi->client_ip, fi->client_port,
+	sw_community_id(p->a->o.community_seed, fi->ip_version, 6, fi->client_ip, fi->client_port,
 			fi->server_ip, fi->server_port, t->cid);
 	t->valid = true;
 	return t;
 }
 
-static void put_tuple(struct sw_alert *a, struct jb *j, const struct sw_flow_info *fi)
+static void put_tuple(struct sw_alert_prod *p, struct jb *j, const struct sw_flow_info *fi)
 {
-	const struct tuple_text *t = tuple_text(a, fi);
+	const struct tuple_text *t = tuple_text(p, fi);
 	jb_m_str(j, "src_ip", t->src);
 	jb_m_u64(j, "src_port", fi->client_port);
 	jb_m_str(j, "dest_ip", t->dest);
@@ -524,7 +639,7 @@ static void put_tri(struct jb *j, const char *name, enum sw_tri t)
 		jb_m_bool(j, name, t == SW_YES);
 }
 
-static void put_starttls(struct sw_alert *a, struct jb *j, const struct sw_flow_info *fi)
+static void put_starttls(struct sw_alert_prod *a, struct jb *j, const struct sw_flow_info *fi)
 {
 	const struct sw_starttls_info *st = &fi->starttls;
 	size_t rl = strip_eol((const uint8_t *)st->reply, SW_MIN((size_t)st->reply_len, (size_t)SW_REPLY_MAX));
@@ -552,7 +667,7 @@ static const char *alert_level_name(uint8_t level, char buf[8])
 	return buf;
 }
 
-static void put_tls(struct sw_alert *a, struct jb *j, const struct sw_flow_info *fi, bool flow_line)
+static void put_tls(struct sw_alert_prod *a, struct jb *j, const struct sw_flow_info *fi, bool flow_line)
 {
 	const struct sw_tls_info *t = &fi->tls;
 	bool ch = t->client_max_version != 0, sh = t->version != 0;
@@ -610,7 +725,7 @@ static void put_tls(struct sw_alert *a, struct jb *j, const struct sw_flow_info 
 	jb_close(j, '}');
 }
 
-static void put_policy(struct sw_alert *a, struct jb *j, const struct sw_policy_ref *p)
+static void put_policy(struct sw_alert_prod *a, struct jb *j, const struct sw_policy_ref *p)
 {
 	char vb[24];
 	if (!p->rule || !jb_open(j, "policy", '{'))
@@ -626,11 +741,11 @@ static void put_policy(struct sw_alert *a, struct jb *j, const struct sw_policy_
 	jb_close(j, '}');
 }
 
-static void put_evidence(struct sw_alert *a, struct jb *j, const struct sw_finding *f)
+static void put_evidence(struct sw_alert_prod *a, struct jb *j, const struct sw_finding *f)
 {
 	unsigned n = SW_MIN(f->n_evidence, (uint8_t)SW_EVIDENCE_MAX);
 	if (n < f->n_evidence)
-		a->strings_cut++;
+		count(&a->strings_cut, 1);
 	if (n == 0 || !jb_open(j, "evidence", '['))
 		return;
 	for (unsigned i = 0; i < n; i++) {
@@ -650,23 +765,42 @@ static void put_evidence(struct sw_alert *a, struct jb *j, const struct sw_findi
 	jb_close(j, ']');
 }
 
-/* ---- public entry points ---------------------------------------------------- */
+/* ---- producers: formatting on the calling thread ------------------------------ */
 
-void sw_alert_finding(void *ctx, const struct sw_finding *f)
+/*
+ * Hands a formatted body (or a bare request when j is NULL) to the output
+ * thread.  Waits while the queue is full; wake: the output thread should
+ * take it now rather than with the next batch.
+ */
+static void submit(struct sw_alert_prod *p, struct ev *h, const struct jb *j, bool wake)
 {
-	struct sw_alert *a = ctx;
+	struct sw_alert *a = p->a;
+	bool waited;
+	h->body_len = j ? (uint32_t)j->len : 0;
+	if (j)
+		count(&p->members_cut, j->cut);
+	uint8_t *d = sw_outq_reserve(&a->q, (uint32_t)sizeof *h + h->body_len, &waited);
+	memcpy(d, h, sizeof *h);
+	if (j)
+		memcpy(d + sizeof *h, j->buf, j->len);
+	sw_outq_commit(&a->q, wake);
+	if (waited)
+		count(&p->queue_waits, 1);
+}
+
+void sw_alert_prod_finding(struct sw_alert_prod *p, const struct sw_finding *f)
+{
 	struct jb j;
+	struct ev h = { .kind = EV_ALERT, .ts = f->ts_ns };
 	const char *name = sw_finding_name(f->kind);
 	const char *sigtext = sw_finding_signature(f->kind);
 	const char *cat = sw_finding_category(f->kind);
 	unsigned sev = f->severity < 1 ? 1 : f->severity > 3 ? 3 : f->severity;
 
-	if (!start_event(a, f->ts_ns))
-		return;
-	begin_line(a, &j, f->ts_ns, "alert");
+	begin_event(p, &j, f->ts_ns, "alert");
 	if (f->flow)
-		put_tuple(a, &j, f->flow);
-	put_pcap_filename(a, &j);
+		put_tuple(p, &j, f->flow);
+	put_pcap_filename(p, &j);
 	jb_m_str(&j, "finding", name ? name : "unknown");
 	if (jb_open(&j, "alert", '{')) {
 		jb_m_str(&j, "action", "allowed");
@@ -679,16 +813,27 @@ void sw_alert_finding(void *ctx, const struct sw_finding *f)
 		jb_close(&j, '}');
 	}
 	if (f->flow) {
-		put_starttls(a, &j, f->flow);
-		put_tls(a, &j, f->flow, false);
+		put_starttls(p, &j, f->flow);
+		put_tls(p, &j, f->flow, false);
 	}
-	put_policy(a, &j, &f->policy);
+	put_policy(p, &j, &f->policy);
 	if (f->detail)
-		put_str_bounded(a, &j, "detail", f->detail, DETAIL_MAX);
-	put_evidence(a, &j, f);
+		put_str_bounded(p, &j, "detail", f->detail, DETAIL_MAX);
+	put_evidence(p, &j, f);
 	static const int prio[4] = { LOG_WARNING, LOG_WARNING, LOG_NOTICE, LOG_INFO };
-	a->syslog_prio = prio[sev];
-	finish_line(a, &j, true, true);
+	h.prio = prio[sev];
+	/*
+	 * Live (no pcap_filename): wake the output thread, the alert is signed
+	 * and written at once.  Reading files nobody waits for it: it goes with
+	 * the next batch, which saves a wake-up per alert.
+	 */
+	submit(p, &h, &j, p->pcap_filename == NULL);
+}
+
+void sw_alert_finding(void *ctx, const struct sw_finding *f)
+{
+	struct sw_alert *a = ctx;
+	sw_alert_prod_finding(a->p0, f);
 }
 
 static const char *flow_state(const struct sw_flow_info *fi)
@@ -704,20 +849,18 @@ static const char *flow_state(const struct sw_flow_info *fi)
 	return "open";
 }
 
-void sw_alert_flow(void *ctx, const struct sw_flow_info *fi)
+void sw_alert_prod_flow(struct sw_alert_prod *p, const struct sw_flow_info *fi)
 {
-	struct sw_alert *a = ctx;
 	struct jb j;
 	char t[32];
 	uint64_t ts = fi->last_ts_ns;
+	struct ev h = { .kind = EV_FLOW, .ts = ts };
 
-	if (!a->o.flow_events)
+	if (!p->a->o.flow_events)
 		return;
-	if (!start_event(a, ts))
-		return;
-	begin_line(a, &j, ts, "flow");
-	put_tuple(a, &j, fi);
-	put_pcap_filename(a, &j);
+	begin_event(p, &j, ts, "flow");
+	put_tuple(p, &j, fi);
+	put_pcap_filename(p, &j);
 	if (jb_open(&j, "flow", '{')) {
 		jb_m_u64(&j, "pkts_toserver", fi->pkts[0]);
 		jb_m_u64(&j, "pkts_toclient", fi->pkts[1]);
@@ -736,10 +879,15 @@ void sw_alert_flow(void *ctx, const struct sw_flow_info *fi)
 	l = strnlen(fi->classified_as, sizeof fi->classified_as);
 	if (l > 0)
 		jb_m_strn(&j, "classified_as", (const uint8_t *)fi->classified_as, l);
-	put_starttls(a, &j, fi);
-	put_tls(a, &j, fi, true);
-	finish_line(a, &j, false, false);
-	maybe_checkpoint(a, ts);
+	put_starttls(p, &j, fi);
+	put_tls(p, &j, fi, true);
+	submit(p, &h, &j, false);
+}
+
+void sw_alert_flow(void *ctx, const struct sw_flow_info *fi)
+{
+	struct sw_alert *a = ctx;
+	sw_alert_prod_flow(a->p0, fi);
 }
 
 static void put_counts(struct jb *j, const char *(*name)(int), const uint64_t *v, int from, int n,
@@ -756,15 +904,39 @@ static const char *decode_name(int i) { return sw_decode_result_name((enum sw_de
 static const char *finding_name(int i) { return sw_finding_name((enum sw_finding_kind)i); }
 static const char *anomaly_name(int i) { return sw_anomaly_name((enum sw_anomaly)i); }
 
+/* The producers' counters so far, for a stats line. */
+static void producer_totals(struct sw_alert *a, struct ev *h)
+{
+	pthread_mutex_lock(&a->q.plock);
+	h->members_cut = a->gone_members_cut;
+	h->strings_cut = a->gone_strings_cut;
+	h->queue_waits = a->gone_waits;
+	for (const struct sw_alert_prod *p = a->prods; p; p = p->next) {
+		h->members_cut += counted(&p->members_cut);
+		h->strings_cut += counted(&p->strings_cut);
+		h->queue_waits += counted(&p->queue_waits);
+	}
+	pthread_mutex_unlock(&a->q.plock);
+}
+
+/*
+ * The body up to the "output" object, which the output thread appends
+ * (its counters are the output thread's).  The producers' counters go in
+ * the entry as they stand before this line is formatted.
+ */
 void sw_alert_stats(struct sw_alert *a, uint64_t ts_ns,
 		    const struct sw_capture_stats *cs, const struct sw_dissect_stats *ds)
 {
+	struct sw_alert_prod *p = a->p0;
 	struct jb j;
-	if (!start_event(a, ts_ns))
-		return;
-	begin_line(a, &j, ts_ns, "stats");
-	put_pcap_filename(a, &j);
+	struct ev h = { .kind = EV_STATS, .ts = ts_ns };
+	producer_totals(a, &h);
+	if (p->pcap_filename)
+		h.queue_waits = 0; /* file mode: timing, not data (see the top of this file) */
+	begin_event(p, &j, ts_ns, "stats");
+	put_pcap_filename(p, &j);
 	if (jb_open(&j, "stats", '{')) {
+		h.stats_open = true;
 		if (cs && jb_open(&j, "capture", '{')) {
 			jb_m_u64(&j, "frames", cs->frames);
 			jb_m_u64(&j, "bytes", cs->bytes);
@@ -810,34 +982,190 @@ void sw_alert_stats(struct sw_alert *a, uint64_t ts_ns,
 			}
 			jb_m_u64(&j, "classifier_calls", ds->classifier_calls);
 		}
+	}
+	submit(p, &h, &j, false);
+}
+
+/* Queued: the output thread writes the checkpoint that is due and flushes. */
+void sw_alert_tick(struct sw_alert *a, uint64_t now_ns)
+{
+	struct ev h = { .kind = EV_TICK, .ts = now_ns };
+	submit(a->p0, &h, NULL, true);
+}
+
+void sw_alert_prod_set_pcap_filename(struct sw_alert_prod *p, const char *name)
+{
+	free(p->pcap_filename);
+	p->pcap_filename = NULL;
+	if (name)
+		p->pcap_filename = strndup(name, PCAP_NAME_MAX);
+}
+
+void sw_alert_set_pcap_filename(struct sw_alert *a, const char *name)
+{
+	sw_alert_prod_set_pcap_filename(a->p0, name);
+}
+
+struct sw_alert_prod *sw_alert_prod_new(struct sw_alert *a)
+{
+	struct sw_alert_prod *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->a = a;
+	pthread_mutex_lock(&a->q.plock);
+	p->next = a->prods;
+	a->prods = p;
+	pthread_mutex_unlock(&a->q.plock);
+	return p;
+}
+
+void sw_alert_prod_free(struct sw_alert_prod *p)
+{
+	if (!p)
+		return;
+	struct sw_alert *a = p->a;
+	pthread_mutex_lock(&a->q.plock);
+	for (struct sw_alert_prod **pp = &a->prods; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	a->gone_members_cut += counted(&p->members_cut);
+	a->gone_strings_cut += counted(&p->strings_cut);
+	a->gone_waits += counted(&p->queue_waits);
+	pthread_mutex_unlock(&a->q.plock);
+	free(p->pcap_filename);
+	free(p);
+}
+
+/*
+ * A control request: queued behind every line before it; returns what
+ * the output thread answered (err filled when it failed).
+ */
+static int request(struct sw_alert *a, enum ev_kind kind, uint64_t ts, char *err, size_t errlen)
+{
+	pthread_mutex_lock(&a->rmu);
+	struct ev h = { .kind = (uint8_t)kind, .ts = ts, .id = ++a->ctl_next };
+	submit(a->p0, &h, NULL, true);
+	pthread_mutex_lock(&a->cmu);
+	while (a->ctl_done < h.id)
+		pthread_cond_wait(&a->cdone, &a->cmu);
+	int rc = a->ctl_rc;
+	if (rc != 0 && err)
+		snprintf(err, errlen, "%s", a->ctl_err);
+	pthread_mutex_unlock(&a->cmu);
+	pthread_mutex_unlock(&a->rmu);
+	return rc;
+}
+
+void sw_alert_sync(struct sw_alert *a)
+{
+	(void)request(a, EV_SYNC, 0, NULL, 0);
+}
+
+/* ---- the output thread ---------------------------------------------------------- */
+
+/*
+ * An event line: the start record first, then the chain members, the
+ * signature, the write.  The queue slot is released as soon as the body
+ * is copied out, before the hash and signature.
+ */
+static void out_event(struct sw_alert *a, const struct ev *h, const char *body)
+{
+	struct jb j;
+	if (!start_event(a, h->ts)) {
+		sw_outq_release(&a->q);
+		return;
+	}
+	if (h->ts > a->last_ts)
+		a->last_ts = h->ts;
+	jb_init(&j, line_buf(a), SW_LINE_MAX - 1, LINE_RESERVE);
+	memcpy(line_buf(a), body, h->body_len);
+	j.len = h->body_len;
+	sw_outq_release(&a->q);
+	if (h->kind == EV_ALERT) {
+		a->syslog_prio = h->prio;
+		finish_line(a, &j, true, true);
+		return;
+	}
+	if (h->kind == EV_STATS && h->stats_open) {
 		/* The writer's own counters: lines so far, and anything cut to fit. */
 		if (jb_open(&j, "output", '{')) {
 			jb_m_u64(&j, "lines", a->lines);
-			jb_m_u64(&j, "members_cut", a->members_cut);
-			jb_m_u64(&j, "strings_cut", a->strings_cut);
+			jb_m_u64(&j, "members_cut", h->members_cut + a->members_cut_out);
+			jb_m_u64(&j, "strings_cut", h->strings_cut);
 			jb_m_u64(&j, "write_errors", a->write_errors);
 			jb_m_u64(&j, "lines_lost", a->lines_lost);
+			if (h->queue_waits)
+				jb_m_u64(&j, "queue_waits", h->queue_waits);
 			jb_close(&j, '}');
 		}
 		jb_close(&j, '}');
 	}
 	finish_line(a, &j, false, false);
-	maybe_checkpoint(a, ts_ns);
+	maybe_checkpoint(a, h->ts);
 }
 
-void sw_alert_tick(struct sw_alert *a, uint64_t now_ns)
+static int reopen_file(struct sw_alert *a, char *err, size_t errlen);
+static void close_file(struct sw_alert *a, uint64_t ts_ns);
+
+static void answer(struct sw_alert *a, uint64_t id, int rc, const char *err)
 {
-	if (a->started)
-		maybe_checkpoint(a, now_ns);
-	(void)out_flush(a);
+	pthread_mutex_lock(&a->cmu);
+	a->ctl_rc = rc;
+	snprintf(a->ctl_err, sizeof a->ctl_err, "%s", rc ? err : "");
+	a->ctl_done = id;
+	pthread_cond_broadcast(&a->cdone);
+	pthread_mutex_unlock(&a->cmu);
 }
 
-void sw_alert_set_pcap_filename(struct sw_alert *a, const char *name)
+static void *output_main(void *arg)
 {
-	free(a->pcap_filename);
-	a->pcap_filename = NULL;
-	if (name)
-		a->pcap_filename = strndup(name, PCAP_NAME_MAX);
+	struct sw_alert *a = arg;
+	char err[512];
+	/*
+	 * This thread starts before -Z drops privileges.  glibc's setuid()
+	 * reaches every thread (and the kernel clears each one's
+	 * capabilities), but no_new_privs is per thread: set it here, as the
+	 * main thread does after the drop.  This thread never execs.
+	 */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	for (;;) {
+		uint32_t n;
+		const uint8_t *d = sw_outq_peek(&a->q, &n);
+		struct ev h;
+		memcpy(&h, d, sizeof h);
+		switch (h.kind) {
+		case EV_ALERT:
+		case EV_FLOW:
+		case EV_STATS:
+			out_event(a, &h, (const char *)d + sizeof h); /* releases the slot */
+			break;
+		case EV_TICK:
+			sw_outq_release(&a->q);
+			if (a->started)
+				maybe_checkpoint(a, h.ts);
+			(void)out_flush(a);
+			break;
+		case EV_REOPEN:
+			sw_outq_release(&a->q);
+			err[0] = '\0';
+			answer(a, h.id, reopen_file(a, err, sizeof err), err);
+			break;
+		case EV_SYNC:
+			sw_outq_release(&a->q);
+			answer(a, h.id, 0, "");
+			break;
+		case EV_STOP:
+			sw_outq_release(&a->q);
+			close_file(a, h.ts);
+			answer(a, h.id, 0, "");
+			return NULL;
+		default:
+			sw_outq_release(&a->q);
+			break;
+		}
+	}
 }
 
 /* ---- open / append / reopen / close ----------------------------------------- */
@@ -1110,6 +1438,33 @@ static int load_key(struct sw_alert *a, const struct sw_alert_opts *o, char *err
 	return 0;
 }
 
+static void alert_free(struct sw_alert *a);
+
+/*
+ * The output thread takes no asynchronous signal: SIGINT, SIGTERM, SIGHUP,
+ * SIGUSR1/2 must reach the thread that reads packets, whose blocking read
+ * they interrupt.  Faults and SIGXFSZ stay as they are.
+ */
+static int start_output_thread(struct sw_alert *a, char *err, size_t errlen)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGXFSZ);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int rc = pthread_create(&a->th, NULL, output_main, a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot start the output thread: %s", strerror(rc));
+		return -1;
+	}
+	a->th_running = true;
+	return 0;
+}
+
 struct sw_alert *sw_alert_open(const struct sw_alert_opts *o, char *err, size_t errlen)
 {
 	if (sodium_init() < 0) {
@@ -1124,6 +1479,13 @@ struct sw_alert *sw_alert_open(const struct sw_alert_opts *o, char *err, size_t 
 	a->syslog_prio = LOG_INFO;
 	a->o = *o;
 	a->fd = -1;
+	pthread_mutex_init(&a->rmu, NULL);
+	pthread_mutex_init(&a->cmu, NULL);
+	pthread_cond_init(&a->cdone, NULL);
+	if (sw_outq_init(&a->q, OUTQ_BYTES) != 0 || !(a->p0 = sw_alert_prod_new(a))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (a->o.checkpoint_lines == 0)
 		a->o.checkpoint_lines = DEFAULT_CHECKPOINT_LINES;
 	if (a->o.checkpoint_ns == 0)
@@ -1151,18 +1513,20 @@ struct sw_alert *sw_alert_open(const struct sw_alert_opts *o, char *err, size_t 
 	if (load_key(a, o, err, errlen) != 0 || open_output(a, o->append, err, errlen) != 0)
 		goto fail;
 	a->o.key_path = NULL;
+	if (start_output_thread(a, err, errlen) != 0)
+		goto fail;
 	if (o->syslog_facility >= 0)
 		openlog("stripwatch", LOG_PID | LOG_NDELAY, o->syslog_facility);
 	return a;
 fail:
-	free(a->fh);
-	sw_key_free(a->key);
-	free(a->out_path);
-	free(a);
+	if (a->fd >= 0 && a->fd != STDOUT_FILENO)
+		close(a->fd);
+	alert_free(a);
 	return NULL;
 }
 
-int sw_alert_reopen(struct sw_alert *a, char *err, size_t errlen)
+/* Output thread: SIGHUP's work (sw_alert_reopen). */
+static int reopen_file(struct sw_alert *a, char *err, size_t errlen)
 {
 	if (!a->out_path)
 		return 0; /* stdout: nothing to rotate */
@@ -1201,10 +1565,14 @@ static void count_unwritten(struct sw_alert *a)
 		a->lines_lost += a->obuf[i] == '\n';
 }
 
-void sw_alert_close(struct sw_alert *a, uint64_t ts_ns)
+int sw_alert_reopen(struct sw_alert *a, char *err, size_t errlen)
 {
-	if (!a)
-		return;
+	return request(a, EV_REOPEN, 0, err, errlen);
+}
+
+/* Output thread: the stop record, the last write, the .minisig (sw_alert_close). */
+static void close_file(struct sw_alert *a, uint64_t ts_ns)
+{
 	if (ts_ns < a->last_ts)
 		ts_ns = a->last_ts;
 	if (write_start(a, ts_ns))
@@ -1217,12 +1585,36 @@ void sw_alert_close(struct sw_alert *a, uint64_t ts_ns)
 			(unsigned long long)a->lines_lost, out_name(a), (unsigned long long)a->write_errors);
 	if (a->out_path && a->fd >= 0)
 		file_end(a, a->fd);
-	if (a->o.syslog_facility >= 0)
-		closelog();
+}
+
+/* Everything sw_alert_open made; the output thread has ended or never ran. */
+static void alert_free(struct sw_alert *a)
+{
+	while (a->prods)
+		sw_alert_prod_free(a->prods);
+	sw_outq_destroy(&a->q);
+	pthread_mutex_destroy(&a->rmu);
+	pthread_mutex_destroy(&a->cmu);
+	pthread_cond_destroy(&a->cdone);
 	free(a->fh);
 	sw_key_free(a->key);
-	free(a->pcap_filename);
 	free(a->out_path);
 	sodium_memzero(a->msg, sizeof a->msg);
 	free(a);
+}
+
+void sw_alert_close(struct sw_alert *a, uint64_t ts_ns)
+{
+	if (!a)
+		return;
+	struct ev t;
+	(void)request(a, EV_STOP, ts_ns, NULL, 0);
+	pthread_join(a->th, NULL);
+	producer_totals(a, &t);
+	if (t.queue_waits > 0)
+		fprintf(stderr, "stripwatch: the output queue was full %llu time(s); "
+				"event formatting waited for the writer\n", (unsigned long long)t.queue_waits);
+	if (a->o.syslog_facility >= 0)
+		closelog();
+	alert_free(a);
 }

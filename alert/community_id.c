@@ -12,8 +12,7 @@
  */
 #include <string.h>
 
-#include <sodium.h>
-
+#include "b64.h"
 #include "sha1.h"
 #include "sw_alert.h"
 
@@ -56,6 +55,6 @@ void sw_community_id(uint16_t seed, uint8_t ip_version, uint8_t proto,
 	out[0] = '1';
 	out[1] = ':';
 	/* 20 bytes -> 28 chars + NUL = 29 <= SW_COMMUNITY_ID_LEN - 2. */
-	sodium_bin2base64(out + 2, SW_COMMUNITY_ID_LEN - 2, digest, sizeof digest,
-			  sodium_base64_VARIANT_ORIGINAL);
+	_Static_assert(2 + SW_B64_LEN(SW_SHA1_LEN) + 1 <= SW_COMMUNITY_ID_LEN, "the id fits");
+	sw_b64_encode(out + 2, digest, sizeof digest);
 }

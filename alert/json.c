@@ -141,6 +141,28 @@ static inline bool plain_ascii(uint8_t c)
 	return plain_tab[c] != 0;
 }
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Some byte of x is zero (exact as a yes/no: borrows only reach bytes above a zero). */
+static inline uint64_t has_zero(uint64_t x)
+{
+	return (x - ONES) & ~x & HIGHS;
+}
+
+/*
+ * Some byte of the 8 at p is not plain: below 0x20, '"', '\\', 0x7f or
+ * above (the complement of plain_tab, checked by the byte loop after it).
+ */
+static inline bool word_has_special(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	uint64_t below20 = (v - 0x20 * ONES) & ~v & HIGHS;
+	return ((v & HIGHS) | below20 | has_zero(v ^ ('"' * ONES)) | has_zero(v ^ ('\\' * ONES)) |
+		has_zero(v ^ (0x7f * ONES))) != 0;
+}
+
 /*
  * Runs of plain ASCII go out with one memcpy each; every other byte takes
  * the rules above one character at a time.  Fails exactly when the whole
@@ -152,6 +174,9 @@ size_t sw_json_escape(char *out, size_t outcap, const uint8_t *s, size_t n)
 	size_t i = 0;
 	while (i < n) {
 		size_t r = i;
+		/* Eight bytes at a time while all are plain, then one by one. */
+		while (r + 8 <= n && !word_has_special(s + r))
+			r += 8;
 		while (r < n && plain_ascii(s[r]))
 			r++;
 		if (r > i) {

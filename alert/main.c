@@ -269,10 +269,7 @@ static void write_stats(struct run *r)
 	struct sw_dissect_stats ds;
 	dissect_stats(r, &ds);
 	capture_stats(r, &cs);
-	if (r->ws)
-		sw_workers_write_stats(r->ws, r->last_ts, &cs, &ds);
-	else
-		sw_alert_stats(r->out, r->last_ts, &cs, &ds);
+	sw_alert_stats(r->out, r->last_ts, &cs, &ds);
 }
 
 /*
@@ -400,7 +397,7 @@ static int run_live_workers(struct run *r, uint64_t stats_interval_ns)
 		r->last_ts = sw_workers_last_ts(r->ws);
 		if (now >= next_tick) {
 			next_tick = now + 1000000000ull;
-			sw_workers_tick(r->ws, r->last_ts);
+			sw_alert_tick(r->out, r->last_ts);
 		}
 		if (now >= next_stats) {
 			stats_requested = 0;

@@ -25,13 +25,14 @@
  * whole; a 5-tuple hash would spread a server's sessions over the engines
  * and lose those findings.  The price: one busy server is one worker's load.
  *
- * Output: one chain, a mutex around every sw_alert_* call.  Alert and flow
- * lines are thousands of times rarer than packets (bench-1g: 1.46 M packets,
- * about 18 k flow lines), so the lock is not where the time goes, and one
- * file keeps `stripwatch verify` and every consumer unchanged; per-worker
- * chains would need N keys or N sessions and a merge for the reader.  The
- * price is the order of lines: with N > 1 it depends on thread timing and
- * differs between runs (with N = 1 it does not).  Each event keeps its own
+ * Output: one chain.  Each worker formats its lines with a producer of its
+ * own (producer.h: its pcap_filename, address cache, line buffer) and hands
+ * them to the writer's one output thread, which chains, signs and writes
+ * them; the workers share only the queue's short copy-in lock.  One file
+ * keeps `stripwatch verify` and every consumer unchanged; per-worker chains
+ * would need N keys or N sessions and a merge for the reader.  The price is
+ * the order of lines: with N > 1 it depends on thread timing and differs
+ * between runs (with N = 1 it does not).  Each event keeps its own
  * packet-time timestamp, and the chain is valid whatever the order.
  *
  * Live (`-i IF --workers N`): no reading thread and no rings.  Each worker
@@ -57,6 +58,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "producer.h"
 #include "workers.h"
 
 #define RING_BYTES (4u << 20)            /* per worker; a power of two */
@@ -87,9 +89,11 @@ struct worker {
 	struct ring ring;                   /* file mode */
 	struct sw_source *src;              /* live mode: this worker's fanout socket */
 	struct sw_engine *eng;
+	struct sw_alert_prod *prod;         /* this worker's lines */
 	pthread_t th;
 	bool running;
 	uint32_t cur_file;                  /* file_no of this worker's latest packet */
+	uint32_t named_file;                /* file_no whose name prod carries now */
 	_Atomic(struct sw_policy *) pending; /* a reloaded policy, applied between packets */
 	_Atomic bool done;                  /* set by the reader after the last packet */
 	/* live: the snapshot the main thread reads */
@@ -109,8 +113,6 @@ struct sw_workers {
 	_Atomic uint64_t packets;           /* live, with max_packets: packets dissected */
 	_Atomic unsigned snap_req;          /* live: snapshot generation asked for */
 	uint64_t sensor_findings;           /* sensor_degraded raised by the main thread */
-	pthread_mutex_t lock;               /* around every sw_alert_* call */
-	uint32_t out_file;                  /* file_no whose name the output carries now */
 	uint32_t last_file;                 /* set before done: the flush events' file */
 	const char *const *files;
 	size_t n_files;
@@ -164,41 +166,35 @@ uint32_t sw_workers_shard(const struct sw_packet *pkt)
 	return (uint32_t)h;
 }
 
-/* ---- output under the lock ---------------------------------------------------- */
+/* ---- output: each worker its own producer ------------------------------------- */
 
-/* Lock held: name the worker's current file in the output if it changed. */
-static void name_file(struct sw_workers *ws, uint32_t file_no)
+/* Name the worker's current file in its lines if it changed. */
+static void name_file(struct worker *w)
 {
-	if (file_no == ws->out_file || file_no >= ws->n_files)
+	if (w->cur_file == w->named_file || w->cur_file >= w->ws->n_files)
 		return;
-	ws->out_file = file_no;
-	sw_alert_set_pcap_filename(ws->out, ws->files[file_no]);
+	w->named_file = w->cur_file;
+	sw_alert_prod_set_pcap_filename(w->prod, w->ws->files[w->cur_file]);
 }
 
-static void locked_finding(void *ctx, const struct sw_finding *f)
+static void worker_finding(void *ctx, const struct sw_finding *f)
 {
 	struct worker *w = ctx;
-	pthread_mutex_lock(&w->ws->lock);
-	name_file(w->ws, w->cur_file);
-	sw_alert_finding(w->ws->out, f);
-	pthread_mutex_unlock(&w->ws->lock);
+	name_file(w);
+	sw_alert_prod_finding(w->prod, f);
 }
 
-static void locked_flow(void *ctx, const struct sw_flow_info *fi)
+static void worker_flow(void *ctx, const struct sw_flow_info *fi)
 {
 	struct worker *w = ctx;
-	pthread_mutex_lock(&w->ws->lock);
-	name_file(w->ws, w->cur_file);
-	sw_alert_flow(w->ws->out, fi);
-	pthread_mutex_unlock(&w->ws->lock);
+	name_file(w);
+	sw_alert_prod_flow(w->prod, fi);
 }
 
+/* The output thread moves files between two lines of any worker. */
 int sw_workers_reopen(struct sw_workers *ws, char *err, size_t errlen)
 {
-	pthread_mutex_lock(&ws->lock);
-	int rc = sw_alert_reopen(ws->out, err, errlen);
-	pthread_mutex_unlock(&ws->lock);
-	return rc;
+	return sw_alert_reopen(ws->out, err, errlen);
 }
 
 /* ---- producer --------------------------------------------------------------- */
@@ -368,9 +364,7 @@ static void *worker_live_main(void *arg)
 	while (!atomic_load_explicit(&w->done, memory_order_acquire)) {
 		int rc = sw_source_next(w->src, &pkt);
 		if (rc < 0) {
-			pthread_mutex_lock(&ws->lock);
 			fprintf(stderr, "%s\n", sw_source_error(w->src));
-			pthread_mutex_unlock(&ws->lock);
 			atomic_store(&w->failed, true);
 			break;
 		}
@@ -426,21 +420,6 @@ uint64_t sw_workers_last_ts(struct sw_workers *ws)
 	return t;
 }
 
-void sw_workers_tick(struct sw_workers *ws, uint64_t ts_ns)
-{
-	pthread_mutex_lock(&ws->lock);
-	sw_alert_tick(ws->out, ts_ns);
-	pthread_mutex_unlock(&ws->lock);
-}
-
-void sw_workers_write_stats(struct sw_workers *ws, uint64_t ts_ns, const struct sw_capture_stats *cs,
-			    const struct sw_dissect_stats *ds)
-{
-	pthread_mutex_lock(&ws->lock);
-	sw_alert_stats(ws->out, ts_ns, cs, ds);
-	pthread_mutex_unlock(&ws->lock);
-}
-
 /* Live, running: ask every worker for a snapshot and wait (at most ~2 poll timeouts) for the answers. */
 static void request_snapshots(struct sw_workers *ws)
 {
@@ -482,24 +461,24 @@ struct sw_workers *sw_workers_start(const struct sw_workers_cfg *c, char *err, s
 	ws->n = n;
 	ws->live = c->srcs != NULL;
 	ws->out = c->out;
-	ws->out_file = UINT32_MAX;
 	ws->files = c->files;
 	ws->n_files = c->n_files;
 	ws->max_packets = c->max_packets;
-	pthread_mutex_init(&ws->lock, NULL);
 	/* Engines are built here, one after another: nDPI's set-up is not
 	 * promised to be safe in parallel. */
 	for (unsigned i = 0; i < n; i++) {
 		struct worker *w = &ws->w[i];
 		w->ws = ws;
 		pthread_mutex_init(&w->snap_lock, NULL);
-		struct sw_sink sink = { w, locked_finding, locked_flow };
+		w->named_file = UINT32_MAX;
+		struct sw_sink sink = { w, worker_finding, worker_flow };
 		if (ws->live)
 			w->src = c->srcs[i];
 		else
 			w->ring.buf = aligned_alloc(64, RING_BYTES);
+		w->prod = sw_alert_prod_new(c->out);
 		w->eng = sw_engine_new(c->dc, &sink);
-		if ((!ws->live && !w->ring.buf) || !w->eng) {
+		if ((!ws->live && !w->ring.buf) || !w->prod || !w->eng) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
 		}
@@ -546,9 +525,8 @@ void sw_workers_finish(struct sw_workers *ws, uint32_t last_file)
 			ws->w[i].running = false;
 		}
 	/* Later lines (stats, stop) name the last file, as with one worker. */
-	pthread_mutex_lock(&ws->lock);
-	name_file(ws, last_file);
-	pthread_mutex_unlock(&ws->lock);
+	if (last_file < ws->n_files)
+		sw_alert_set_pcap_filename(ws->out, ws->files[last_file]);
 }
 
 /* Add b's counters to a's: both structs hold uint64_t counters only. */
@@ -633,9 +611,7 @@ void sw_workers_raise_sensor(struct sw_workers *ws, uint64_t ts_ns, const char *
 	fd.severity = 2;
 	fd.ts_ns = ts_ns;
 	fd.detail = detail;
-	pthread_mutex_lock(&ws->lock);
-	sw_alert_finding(ws->out, &fd);
-	pthread_mutex_unlock(&ws->lock);
+	sw_alert_finding(ws->out, &fd);   /* the main thread's own producer */
 	ws->sensor_findings++;
 }
 
@@ -654,9 +630,9 @@ void sw_workers_free(struct sw_workers *ws)
 			sw_engine_free(w->eng);
 		}
 		sw_policy_free(atomic_exchange(&w->pending, NULL));
+		sw_alert_prod_free(w->prod);
 		free(w->ring.buf);
 		pthread_mutex_destroy(&w->snap_lock);
 	}
-	pthread_mutex_destroy(&ws->lock);
 	free(ws);
 }

@@ -6,8 +6,10 @@
  * / single-consumer byte ring; each worker thread owns one struct sw_engine.
  * Live: each worker reads its own socket of a PACKET_FANOUT group, split
  * by the same server endpoint in the kernel (capture/fanout.c).
- * Every sw_alert_* call from any thread goes through one mutex, so the run
- * still writes one hash chain into one file (see workers.c for why).
+ * Each worker formats its own lines, which all go to the writer's one
+ * output thread, so the run still writes one hash chain into one file (see
+ * workers.c for why).  The main thread writes through the writer's own
+ * producer (stats, ticks, sensor_degraded).
  *
  * Sharding is by the server endpoint, not by the 5-tuple: the detector's
  * in-run memory ("this server offered STARTTLS earlier", "this client used
@@ -59,13 +61,8 @@ void sw_workers_packet(struct sw_workers *w, const struct sw_packet *pkt);
 /* Reader thread: hand worker i a new policy (ownership moves), applied between packets. */
 void sw_workers_set_policy(struct sw_workers *w, unsigned i, struct sw_policy *p);
 
-/* Main thread: SIGHUP, under the output lock. */
+/* Main thread: SIGHUP (waits until the output thread has moved files). */
 int sw_workers_reopen(struct sw_workers *w, char *err, size_t errlen);
-
-/* Main thread, live: checkpoints due by time, and a stats event, under the output lock. */
-void sw_workers_tick(struct sw_workers *w, uint64_t ts_ns);
-void sw_workers_write_stats(struct sw_workers *w, uint64_t ts_ns, const struct sw_capture_stats *cs,
-			    const struct sw_dissect_stats *ds);
 
 /* Live: some worker still reads; some worker's socket failed; the newest packet (or idle clock) time. */
 bool sw_workers_running(struct sw_workers *w);

@@ -16,6 +16,7 @@
 
 #include "alert_fakes.h"
 #include "alert_test_util.h"
+#include "b64.h"
 #include "chain.h"
 #include "json.h"
 #include "sha1.h"
@@ -99,6 +100,59 @@ static void test_sha1_known_answers(void **state)
 	uint8_t d2[20];
 	sw_sha1_final(&s, d2);
 	assert_memory_equal(d, d2, 20);
+}
+
+/*
+ * The one-block path (up to 55 bytes) and the streaming path meet at
+ * 55/56 and 64 bytes; answers from Python's hashlib over bytes (7i+3) mod 256.
+ */
+static void test_sha1_block_edges(void **state)
+{
+	static const struct { size_t n; const char *hex; } v[] = {
+		{ 55, "ddf57317ef34bfee3b6df83d359098930eb278bc" },
+		{ 56, "a0d492bb0fc889d0eca3bc137066ab6f4f74f369" },
+		{ 63, "c55856749bef509bdfe6bfebfc7bf4e793e82132" },
+		{ 64, "bede92be29c3874e1b54ddc77988d606fc857a8e" },
+		{ 65, "b05a80522b053d6dc7e0a517d0e70212c7dad11f" },
+		{ 119, "504e27376a6e0f0dba8295b85cb25dc4dfa17d23" },
+		{ 120, "82134b02fb3f702491be9bed581eeab59334acb2" },
+	};
+	uint8_t in[128], d[20], d2[20];
+	char h[41];
+	for (size_t i = 0; i < sizeof in; i++)
+		in[i] = (uint8_t)(i * 7 + 3);
+	for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+		sw_sha1(in, v[k].n, d);
+		hex20(d, h);
+		assert_string_equal(h, v[k].hex);
+	}
+	/* Every length up to 128: one shot and one byte at a time agree. */
+	for (size_t n = 0; n <= sizeof in; n++) {
+		struct sw_sha1 s;
+		sw_sha1(in, n, d);
+		sw_sha1_init(&s);
+		for (size_t i = 0; i < n; i++)
+			sw_sha1_update(&s, in + i, 1);
+		sw_sha1_final(&s, d2);
+		assert_memory_equal(d, d2, 20);
+	}
+}
+
+/* Our base64 writes exactly what libsodium's original variant writes. */
+static void test_b64_matches_sodium(void **state)
+{
+	uint8_t in[100];
+	char ours[SW_B64_LEN(sizeof in) + 1], theirs[SW_B64_LEN(sizeof in) + 1];
+	for (int round = 0; round < 20; round++) {
+		randombytes_buf(in, sizeof in);
+		for (size_t n = 0; n <= sizeof in; n++) {
+			memset(ours, 'x', sizeof ours);
+			assert_ptr_equal(sw_b64_encode(ours, in, n), ours);
+			sodium_bin2base64(theirs, sizeof theirs, in, n, sodium_base64_VARIANT_ORIGINAL);
+			assert_string_equal(ours, theirs);
+			assert_int_equal(strlen(ours), SW_B64_LEN(n));
+		}
+	}
 }
 
 /* ---- time -------------------------------------------------------------------- */
@@ -592,6 +646,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_community_id_vectors),
 		cmocka_unit_test(test_sha1_known_answers),
+		cmocka_unit_test(test_sha1_block_edges),
+		cmocka_unit_test(test_b64_matches_sodium),
 		cmocka_unit_test(test_format_time),
 		cmocka_unit_test(test_escape_every_byte),
 		cmocka_unit_test(test_escape_utf8),
