@@ -100,9 +100,14 @@ int sw_pcapfile_probe(struct sw_pcapfile *pf, int fd)
 	if (dlt < 0 || !sw_dlt_supported(dlt))
 		return 0;
 
-	if (!pf->buf && !(pf->buf = malloc(SW_PCAPFILE_BUF_SIZE))) {
-		snprintf(pf->err, sizeof(pf->err), "out of memory");
-		return -1;
+	if (!pf->buf) {
+		if (!(pf->buf = malloc(SW_PCAPFILE_BUF_SIZE))) {
+			snprintf(pf->err, sizeof(pf->err), "out of memory");
+			return -1;
+		}
+		pf->end = 0;
+		pf->hold = SW_PCAPFILE_NO_HOLD;
+		pf->shift = 0;
 	}
 	if (lseek(fd, PCAP_FILE_HDR, SEEK_SET) != (off_t)PCAP_FILE_HDR) {
 		snprintf(pf->err, sizeof(pf->err), "error reading dump file: %s", strerror(errno));
@@ -115,26 +120,34 @@ int sw_pcapfile_probe(struct sw_pcapfile *pf, int fd)
 	pf->dlt = dlt;
 	/* libpcap's pcap_adjust_snapshot(): 0 or above INT_MAX means the maximum. */
 	pf->snapshot = (snaplen == 0 || snaplen > INT_MAX) ? PCAP_MAX_SNAPLEN : snaplen;
-	pf->pos = pf->end = 0;
+	/* Nothing of an earlier file is read again; what the caller holds stays. */
+	pf->pos = pf->end;
 	pf->err[0] = '\0';
 	return 1;
 }
 
 /*
  * Make at least want bytes readable at buf + pos unless the file ends
- * first: move the unread tail to the start, then read(2) until enough.
- * *avail gets what is readable.  0, or -1 on a read error.
+ * first: move the bytes from the held frames (or from pos) to the start,
+ * then read(2) until enough.  *avail gets what is readable from pos.
+ * 0; 1 when the held bytes leave no room for want; -1 on a read error.
  */
 static int fill(struct sw_pcapfile *pf, size_t want, size_t *avail)
 {
-	size_t have = pf->end - pf->pos;
+	size_t keep = SW_MIN(pf->hold, pf->pos);
 
-	if (pf->pos > 0) {
-		memmove(pf->buf, pf->buf + pf->pos, have); /* at most one record */
-		pf->pos = 0;
-		pf->end = have;
+	if (keep > 0) {
+		/* The unread tail is at most one record; held frames a few more. */
+		memmove(pf->buf, pf->buf + keep, pf->end - keep);
+		pf->pos -= keep;
+		pf->end -= keep;
+		pf->shift += keep;
+		if (pf->hold != SW_PCAPFILE_NO_HOLD)
+			pf->hold -= keep;
 	}
-	while (pf->end < want && !pf->eof) {
+	if (want > SW_PCAPFILE_BUF_SIZE - pf->pos)
+		return 1;
+	while (pf->end - pf->pos < want && !pf->eof) {
 		ssize_t n = read(pf->fd, pf->buf + pf->end, SW_PCAPFILE_BUF_SIZE - pf->end);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -147,7 +160,7 @@ static int fill(struct sw_pcapfile *pf, size_t want, size_t *avail)
 			pf->eof = true;
 		pf->end += (size_t)n;
 	}
-	*avail = pf->end;
+	*avail = pf->end - pf->pos;
 	return 0;
 }
 
@@ -179,9 +192,11 @@ int sw_pcapfile_next(struct sw_pcapfile *pf, struct sw_pcapfile_frame *fr)
 {
 	size_t avail = pf->end - pf->pos;
 
+	int rc;
+
 	if (SW_UNLIKELY(avail < PCAP_REC_HDR)) {
-		if (fill(pf, PCAP_REC_HDR, &avail) < 0)
-			return -1;
+		if ((rc = fill(pf, PCAP_REC_HDR, &avail)) != 0)
+			return rc < 0 ? -1 : SW_PCAPFILE_FULL;
 		if (avail == 0)
 			return 0;
 		if (avail < PCAP_REC_HDR) {
@@ -198,11 +213,11 @@ int sw_pcapfile_next(struct sw_pcapfile *pf, struct sw_pcapfile_frame *fr)
 
 	size_t rec = PCAP_REC_HDR + caplen;
 	if (SW_UNLIKELY(avail < rec)) {
-		if (fill(pf, rec, &avail) < 0)
-			return -1;
+		if ((rc = fill(pf, rec, &avail)) != 0)
+			return rc < 0 ? -1 : SW_PCAPFILE_FULL;
 		if (avail < rec)
 			return truncated_data(pf, caplen, avail - PCAP_REC_HDR);
-		h = pf->buf; /* the record moved to the start */
+		h = pf->buf + pf->pos; /* the record moved toward the start */
 	}
 	uint64_t sec = rd32(h, pf->swapped);
 	uint64_t frac = rd32(h + 4, pf->swapped);

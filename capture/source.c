@@ -17,6 +17,15 @@
  * - sw_source_next() is the hot path: the next frame (pcapfile.c, or
  *   pcap_next_ex() over a stdio stream with a 256 KiB buffer), sw_decode(),
  *   counters.  No allocation, no formatting except on the error path.
+ * - Lookahead (sw_source_set_lookahead, file mode): up to depth packets
+ *   after the one returned are read and decoded early and kept in a ring,
+ *   so the caller can prefetch their state.  Only frames of pcapfile.c are
+ *   kept across reads: its hold mark protects the ring's oldest frame, and
+ *   when it moves the buffer the ring's pointers move with it.  A libpcap
+ *   frame ends the read-ahead until it is returned, and so do an error or
+ *   the end of the input, which are returned in order after the packets
+ *   read before them.  Packets, errors, counters and file numbers are the
+ *   same as without lookahead, but frames read ahead are counted when read.
  * - Every error is one line in src->err: "stripwatch: WHAT: ...".
  * - Live handles are non-blocking: with TPACKET_V3 the kernel retires a
  *   ring block on the timeout only when it holds a packet, so a blocking
@@ -50,6 +59,13 @@
 #define SW_LIVE_BUFFER_MB_MAX 2047 /* pcap_set_buffer_size takes an int of bytes */
 #define SW_LIVE_TIMEOUT_MS 100
 #define SW_ERR_LEN 512
+#define SW_RING (SW_SOURCE_MAX_LOOKAHEAD + 1)
+
+/* A packet read ahead. */
+struct ahead {
+	struct sw_packet pkt;
+	bool held;              /* its bytes are in pf's buffer: later reads keep them */
+};
 
 /* Mail and TLS ports; the same list again under one VLAN tag. */
 #define SW_PORTS "port 25 or port 465 or port 587 or port 2525 or port 110 or port 995 or " \
@@ -73,6 +89,13 @@ struct sw_source {
 	void *fbuf;             /* stdio buffer of the open file */
 	bool native;            /* paths[cur] is open in pf, not in pcap */
 	struct sw_pcapfile pf;  /* the classic pcap reader; its buffer is kept across files */
+
+	/* lookahead: ring[(head + i) % SW_RING], i < n_ahead, the next packets to return */
+	struct ahead ring[SW_RING];
+	unsigned head, n_ahead;
+	unsigned depth;         /* packets read ahead of the one returned; 0: none */
+	bool pending;           /* pending_rc comes after the ring's packets */
+	int pending_rc;
 
 	uint64_t index;         /* frames read from the current file (live: run) */
 	struct sw_capture_stats st;
@@ -178,6 +201,7 @@ struct sw_source *sw_source_open_files(const char *const *paths, size_t n_paths,
 		snprintf(err, errlen, "stripwatch: out of memory");
 		return NULL;
 	}
+	src->pf.hold = SW_PCAPFILE_NO_HOLD;
 	for (; src->n_paths < n_paths; src->n_paths++) {
 		src->paths[src->n_paths] = strdup(paths[src->n_paths]);
 		if (!src->paths[src->n_paths]) {
@@ -411,7 +435,10 @@ static inline void pcap_frame(const struct sw_source *src, const struct pcap_pkt
 	fr->ts_ns = (uint64_t)h->ts.tv_sec * 1000000000u + (src->nano ? frac : frac * 1000u);
 }
 
-/* Next frame of the file timeline: 1 with *fr, 0 at the end, -1 on error. */
+/*
+ * Next frame of the file timeline: 1 with *fr, 0 at the end, -1 on error,
+ * SW_PCAPFILE_FULL when the held frames leave no room for it.
+ */
 static int next_file_frame(struct sw_source *src, struct sw_pcapfile_frame *fr)
 {
 	for (;;) {
@@ -428,6 +455,8 @@ static int next_file_frame(struct sw_source *src, struct sw_pcapfile_frame *fr)
 			rc = sw_pcapfile_next(&src->pf, fr);
 			if (SW_LIKELY(rc == 1))
 				return 1;
+			if (rc == SW_PCAPFILE_FULL)
+				return rc;
 		} else {
 			struct pcap_pkthdr *h;
 			const u_char *data;
@@ -487,7 +516,8 @@ static int next_live_frame(struct sw_source *src, struct sw_pcapfile_frame *fr, 
 	}
 }
 
-int sw_source_next(struct sw_source *src, struct sw_packet *pkt)
+/* The next TCP packet into *pkt: sw_source_next() without lookahead, or SW_PCAPFILE_FULL. */
+static int read_packet(struct sw_source *src, struct sw_packet *pkt)
 {
 	struct sw_pcapfile_frame fr;
 	bool waited = false;
@@ -521,6 +551,77 @@ int sw_source_next(struct sw_source *src, struct sw_packet *pkt)
 		src->last_file = src->cur;
 		return 1;
 	}
+}
+
+/* pcapfile.c moved its buffer back by pf.shift: move the ring's pointers too. */
+static void rebase_ring(struct sw_source *src)
+{
+	size_t d = src->pf.shift;
+
+	src->pf.shift = 0;
+	for (unsigned i = 0; i < src->n_ahead; i++) {
+		struct ahead *a = &src->ring[(src->head + i) % SW_RING];
+		if (!a->held)
+			continue;
+		a->pkt.l3 -= d;
+		a->pkt.payload -= d;
+	}
+}
+
+/* Read until depth packets follow the next one, or a packet that cannot be held. */
+static void read_ahead(struct sw_source *src)
+{
+	while (!src->pending && src->n_ahead <= src->depth) {
+		struct ahead *last = &src->ring[(src->head + src->n_ahead + SW_RING - 1) % SW_RING];
+		if (src->n_ahead > 0 && !last->held)
+			return; /* a libpcap frame lives until the next read */
+		/* The ring's oldest frame and everything after it stay in pf's buffer. */
+		src->pf.hold = src->n_ahead > 0 ?
+			(size_t)(src->ring[src->head].pkt.l3 - src->pf.buf) : SW_PCAPFILE_NO_HOLD;
+		struct ahead *a = &src->ring[(src->head + src->n_ahead) % SW_RING];
+		int rc = read_packet(src, &a->pkt);
+		src->pf.hold = SW_PCAPFILE_NO_HOLD;
+		if (src->pf.shift)
+			rebase_ring(src);
+		if (rc == SW_PCAPFILE_FULL)
+			return; /* nothing consumed: read again once the ring is shorter */
+		if (rc != 1) {
+			src->pending = true;
+			src->pending_rc = rc;
+			return;
+		}
+		a->held = src->native;
+		src->n_ahead++;
+	}
+}
+
+int sw_source_next(struct sw_source *src, struct sw_packet *pkt)
+{
+	if (SW_LIKELY(src->depth == 0 && src->n_ahead == 0 && !src->pending))
+		return read_packet(src, pkt);
+
+	read_ahead(src);
+	if (src->n_ahead == 0) {
+		src->pending = false;
+		return src->pending_rc;
+	}
+	*pkt = src->ring[src->head].pkt;
+	src->head = (src->head + 1) % SW_RING;
+	src->n_ahead--;
+	src->last_file = pkt->file_no;
+	return 1;
+}
+
+void sw_source_set_lookahead(struct sw_source *src, unsigned depth)
+{
+	src->depth = src->live ? 0 : SW_MIN(depth, (unsigned)SW_SOURCE_MAX_LOOKAHEAD);
+}
+
+const struct sw_packet *sw_source_peek(const struct sw_source *src, unsigned i)
+{
+	if (i >= src->n_ahead)
+		return NULL;
+	return &src->ring[(src->head + i) % SW_RING].pkt;
 }
 
 const char *sw_source_error(const struct sw_source *src)

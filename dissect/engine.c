@@ -280,6 +280,49 @@ static struct sw_flow *lookup(struct sw_engine *e, uint32_t h, const struct sw_p
 	}
 }
 
+/* ---- prefetch (sw_dissect.h): hints for packets read ahead ---------------- */
+
+#define PREFETCH_PROBES 4 /* slots scanned for a match; a longer run is left cold */
+
+uint32_t sw_engine_flow_hash(const struct sw_engine *e, const struct sw_packet *p)
+{
+	return flow_hash(e, p);
+}
+
+/*
+ * The first flow whose slot hash is h, or NULL.  Reads only the current
+ * slot array under the current mask and pool indexes below pool_size, so a
+ * table changed since the hash was taken gives at worst a useless address.
+ */
+static inline const struct sw_flow *prefetch_match(const struct sw_engine *e, uint32_t h)
+{
+	uint32_t m = e->mask;
+	uint32_t s = h & m;
+
+	for (int n = 0; n < PREFETCH_PROBES; n++, s = (s + 1) & m) {
+		struct slot sl = e->slots[s];
+		if (sl.idx == 0)
+			return NULL;
+		if (sl.hash == h && sl.idx - 1 < e->pool_size)
+			return flow_at(e, sl.idx - 1);
+	}
+	return NULL;
+}
+
+void sw_engine_prefetch(const struct sw_engine *e, const uint32_t *hash, unsigned n)
+{
+	const struct sw_flow *f;
+
+	if (n == 0)
+		return;
+	__builtin_prefetch(&e->slots[hash[n - 1] & e->mask]);
+	/* Its slot was prefetched by the call before: both of the flow's lines. */
+	if (n >= 2 && (f = prefetch_match(e, hash[n - 2])) != NULL) {
+		__builtin_prefetch(f);
+		__builtin_prefetch((const char *)f + 64);
+	}
+}
+
 /* Put pool index i with hash h in the first free slot of its probe sequence. */
 static void slot_insert(struct slot *slots, uint32_t mask, uint32_t h, uint32_t i)
 {
@@ -1126,7 +1169,7 @@ static void payload(struct sw_engine *e, struct sw_flow *f, uint32_t fi, int dir
 	feed(e, f, dir, p->seq, p->payload, p->payload_len, (p->tcp_flags & SW_TH_FIN) != 0, p->ts_ns);
 }
 
-void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
+void sw_engine_packet_hashed(struct sw_engine *e, const struct sw_packet *p, uint32_t h)
 {
 	e->st.packets++;
 	e->st.payload_bytes += p->payload_len;
@@ -1134,7 +1177,6 @@ void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
 		e->last_ts = p->ts_ns;
 	expire(e, p->ts_ns);
 
-	uint32_t h = flow_hash(e, p);
 	int dir = 0;
 	uint32_t fi = NIL;
 	struct sw_flow *f = lookup(e, h, p, &dir, &fi);
@@ -1226,6 +1268,11 @@ void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
 		}
 	}
 	sync_mem(e);
+}
+
+void sw_engine_packet(struct sw_engine *e, const struct sw_packet *p)
+{
+	sw_engine_packet_hashed(e, p, flow_hash(e, p));
 }
 
 void sw_engine_flush(struct sw_engine *e)

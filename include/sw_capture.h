@@ -125,6 +125,24 @@ int sw_source_open_live_group(const struct sw_live_opts *opts, unsigned n, struc
  */
 int sw_source_next(struct sw_source *src, struct sw_packet *pkt);
 
+/*
+ * Lookahead (file mode; live sources keep 0): with depth d > 0, each
+ * sw_source_next() also reads and decodes up to d of the packets after the
+ * one it returns, so the caller can prefetch what they will touch.  They
+ * are the packets the next calls return, in order; an error or the end of
+ * the input comes after them as it would without lookahead.  Packets read
+ * by libpcap (pcapng, pipes) are not read ahead of.  The frame counters
+ * include packets read ahead.  d is capped at SW_SOURCE_MAX_LOOKAHEAD.
+ */
+#define SW_SOURCE_MAX_LOOKAHEAD 4
+void sw_source_set_lookahead(struct sw_source *src, unsigned depth);
+
+/*
+ * The i-th packet (0-based) after the one sw_source_next() returned last,
+ * or NULL when it was not read ahead.  Valid until the next sw_source_next().
+ */
+const struct sw_packet *sw_source_peek(const struct sw_source *src, unsigned i);
+
 const char *sw_source_error(const struct sw_source *src);
 /* Name of the file the last packet came from (NULL in live mode). */
 const char *sw_source_filename(const struct sw_source *src);

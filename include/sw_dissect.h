@@ -231,6 +231,19 @@ struct sw_engine;
 struct sw_engine *sw_engine_new(const struct sw_dissect_config *cfg, const struct sw_sink *sink);
 /* Feed one packet; packets must come in capture order. */
 void sw_engine_packet(struct sw_engine *e, const struct sw_packet *pkt);
+
+/*
+ * Software prefetch for packets read ahead (the caller's pipeline).  Hash
+ * each packet once with sw_engine_flow_hash(); before each packet, pass
+ * the hashes of the next n packets read ahead, nearest first: the farthest
+ * gets its table slot prefetched, the one before it (whose slot the
+ * previous call prefetched) its flow.  Hints only: nothing changes, and
+ * flows created or removed in between are harmless.
+ * sw_engine_packet_hashed() with the packet's hash is sw_engine_packet().
+ */
+uint32_t sw_engine_flow_hash(const struct sw_engine *e, const struct sw_packet *pkt);
+void sw_engine_prefetch(const struct sw_engine *e, const uint32_t *hash, unsigned n);
+void sw_engine_packet_hashed(struct sw_engine *e, const struct sw_packet *pkt, uint32_t hash);
 /* Expire idle flows as of now_ns (call periodically in live mode). */
 void sw_engine_expire(struct sw_engine *e, uint64_t now_ns);
 /* End of input: report every open flow and empty the table. */
