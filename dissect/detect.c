@@ -130,7 +130,7 @@ static const struct sw_pol_rule *flow_rule(const struct sw_engine_ctx *x)
 	struct sw_pol_query q = { f->ip_version, f->srv, f->sport, f->cli, { NULL, NULL } };
 	if (f->app) {
 		q.names[0] = f->app->server_name;
-		q.names[1] = f->app->cold ? f->app->cold->tls.sni : NULL;
+		q.names[1] = f->app->cold ? f->app->cold->info.tls.sni : NULL;
 	}
 	return sw_policy_match(p, &q);
 }
@@ -143,7 +143,7 @@ static void hist_server(const struct sw_flow *f, struct sw_hist_server *s)
 	s->name = NULL;
 	if (f->app) {
 		const struct sw_app *a = f->app;
-		s->name = a->server_name[0] ? a->server_name : a->cold ? a->cold->tls.sni : "";
+		s->name = a->server_name[0] ? a->server_name : a->cold ? a->cold->info.tls.sni : "";
 	}
 }
 
@@ -246,8 +246,8 @@ void sw_detect_flow_end(struct sw_engine_ctx *x)
 	ss.stripped = (f->raised & (1u << SW_F_STARTTLS_STRIPPED)) != 0;
 	ss.foreign_path = (f->raised & (1u << SW_F_PATH_CHANGED)) != 0;
 	if (a->server_hello_seen && a->cold) {
-		ss.tls_version = a->cold->tls.version;
-		ss.tls_cipher = a->cold->tls.cipher;
+		ss.tls_version = a->cold->info.tls.version;
+		ss.tls_cipher = a->cold->info.tls.cipher;
 	}
 	ss.has_fp = flow_fp(f, &ss.fp);
 	sw_history_observe(h, &ss);
@@ -370,9 +370,9 @@ void sw_detect_starttls_reply(struct sw_engine_ctx *x, bool success, const uint8
 	n = SW_MIN(n, SW_REPLY_MAX - 1);
 	struct sw_app_cold *c = sw_app_cold(x);
 	if (c) {
-		memcpy(c->reply, line, n);
-		c->reply[n] = 0;
-		c->reply_len = (uint16_t)n;
+		memcpy(c->info.starttls.reply, line, n);
+		c->info.starttls.reply[n] = 0;
+		c->info.starttls.reply_len = (uint16_t)n;
 	}
 	a->starttls_pending = false;
 
@@ -462,7 +462,7 @@ static void client_hello(struct sw_engine_ctx *x, const struct sw_client_hello *
 {
 	struct sw_app *a = x->f->app;
 	struct sw_app_cold *c = sw_app_cold(x);
-	struct sw_tls_info *t = c ? &c->tls : NULL;
+	struct sw_tls_info *t = c ? &c->info.tls : NULL;
 	const struct sw_dissect_config *cfg = sw_engine_config(x->e);
 	a->client_hello_seen = true;
 	a->tls_seen = true;
@@ -492,7 +492,7 @@ static void server_hello(struct sw_engine_ctx *x, const struct sw_server_hello *
 	struct sw_flow *f = x->f;
 	struct sw_app *a = f->app;
 	struct sw_app_cold *c = sw_app_cold(x);
-	struct sw_tls_info *t = c ? &c->tls : NULL;
+	struct sw_tls_info *t = c ? &c->info.tls : NULL;
 	const struct sw_dissect_config *cfg = sw_engine_config(x->e);
 	a->tls_seen = true;
 	if (sh->is_hello_retry) {
@@ -566,7 +566,7 @@ void sw_detect_tls_event(struct sw_engine_ctx *x, int dir, const struct sw_tls_e
 		break;
 	case SW_TLS_EV_ALERT: {
 		struct sw_app_cold *c = sw_app_cold(x);
-		struct sw_tls_info *t = c ? &c->tls : NULL;
+		struct sw_tls_info *t = c ? &c->info.tls : NULL;
 		if (t && t->n_alerts < SW_ALERTS_MAX) {
 			t->alerts[t->n_alerts].level = ev->alert_level;
 			t->alerts[t->n_alerts].desc = ev->alert_desc;

@@ -29,11 +29,12 @@
  *    timed_out, as the EMBRYO list's expiry would have counted it).
  *  - struct sw_flow comes from a pool grown in 64-byte aligned chunks and is
  *    named by its index (the chunk table turns it into an address); the
- *    LRU links are indexes too.  Nothing is allocated per packet.  struct sw_app is allocated once per mail/TLS flow,
- *    its cold part (struct sw_app_cold) at most once more, when first needed.
- *  - struct sw_flow_info is a view: assembled in the engine from the flow,
- *    its sw_app and the cold part for each finding and flow event, never
- *    kept per flow.
+ *    LRU links are indexes too.  Nothing is allocated per packet: struct
+ *    sw_app once per mail/TLS flow, its cold part (struct sw_app_cold) at
+ *    most once more, when first needed.
+ *  - struct sw_flow_info is completed from the flow and its sw_app for each
+ *    finding and flow event: in the flow's cold part when it has one, else
+ *    in one engine-wide view.
  *  - The reassembly consumer (deliver) never stops a stream itself: it sets
  *    stop_req, acted on after the segment is done.
  */
@@ -94,7 +95,7 @@ struct sw_engine {
 	struct sw_classifier *cls;    /* created on the first flow on an unknown port */
 	struct sw_policy *policy;     /* owned by the caller; swapped between packets */
 	struct sw_history *hist;      /* owned by the caller */
-	struct sw_flow_info view;     /* the summary handed to the sink (sw_flow_snapshot) */
+	struct sw_flow_info view;     /* the summary of a flow without a cold part (fill_info) */
 };
 
 void sw_dissect_config_default(struct sw_dissect_config *cfg)
@@ -908,11 +909,9 @@ static void app_free(struct sw_engine *e, struct sw_flow *f)
 	f->app = NULL;
 }
 
-struct sw_app_cold *sw_app_cold(struct sw_engine_ctx *x)
+struct sw_app_cold *sw_app_cold_new(struct sw_engine_ctx *x)
 {
 	struct sw_app *a = x->f->app;
-	if (a->cold)
-		return a->cold;
 	a->cold = calloc(1, sizeof(*a->cold));
 	if (!a->cold) {
 		x->e->st.caps_hit++;
@@ -922,12 +921,16 @@ struct sw_app_cold *sw_app_cold(struct sw_engine_ctx *x)
 	return a->cold;
 }
 
-/* Assemble the flow's summary in e->view (flow f has an sw_app). */
+/*
+ * The flow's summary (flow f has an sw_app): completed in place in its cold
+ * part, or, without one, assembled in e->view with the cold fields empty.
+ */
 static struct sw_flow_info *fill_info(struct sw_engine *e, struct sw_flow *f)
 {
-	struct sw_flow_info *i = &e->view;
 	const struct sw_app *a = f->app;
-	memset(i, 0, sizeof(*i));
+	struct sw_flow_info *i = a->cold ? &a->cold->info : &e->view;
+	if (!a->cold)
+		memset(i, 0, sizeof(*i));
 	i->ip_version = f->ip_version;
 	memcpy(i->client_ip, f->cli, 16);
 	memcpy(i->server_ip, f->srv, 16);
@@ -947,13 +950,6 @@ static struct sw_flow_info *fill_info(struct sw_engine *e, struct sw_flow *f)
 	i->starttls.command_sent = (enum sw_tri)a->command_sent;
 	i->starttls.upgraded = (enum sw_tri)a->upgraded;
 	memcpy(i->server_name, a->server_name, sizeof(i->server_name));
-	if (a->cold) {
-		const struct sw_app_cold *c = a->cold;
-		memcpy(i->classified_as, c->classified_as, sizeof(i->classified_as));
-		i->starttls.reply_len = c->reply_len;
-		memcpy(i->starttls.reply, c->reply, sizeof(i->starttls.reply));
-		i->tls = c->tls;
-	}
 	return i;
 }
 
@@ -1127,7 +1123,7 @@ static bool app_pending(struct sw_engine *e, struct sw_flow *f, int dir, const s
 	struct sw_engine_ctx cx = { e, f, p->ts_ns };
 	struct sw_app_cold *cold = v.name[0] ? sw_app_cold(&cx) : NULL;
 	if (cold)
-		memcpy(cold->classified_as, v.name, sizeof(cold->classified_as));
+		memcpy(cold->info.classified_as, v.name, sizeof(cold->info.classified_as));
 	app_init_mode(a);
 	if (v.proto == SW_APP_TLS)
 		e->st.flows_tls++;

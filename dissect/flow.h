@@ -109,18 +109,19 @@ struct sw_pop3 {
 struct sw_cls_flow;
 
 /*
- * The cold part of a flow's summary: what only findings and the flow event
- * read.  Allocated on first need (an evidence line to keep, the STARTTLS
- * reply, a TLS hello or alert, nDPI's name), so a mail flow that showed a
- * banner and nothing else never has one.  Failing to allocate it is a
- * counted cap hit: the report lacks these details, detection goes on.
+ * The cold part of a flow: what only findings and the flow event read.
+ * Allocated on first need (an evidence line to keep, the STARTTLS reply, a
+ * TLS hello or alert, nDPI's name), so a mail flow that showed a banner and
+ * nothing else never has one.  `info` holds the summary's rarely filled
+ * fields (classified_as, starttls.reply, tls) where they are written, and
+ * becomes the whole summary when sw_flow_snapshot() fills in the rest, so a
+ * flow that has a cold part is reported without copying it.  Failing to
+ * allocate it is a counted cap hit: the report lacks these details,
+ * detection goes on.
  */
 struct sw_app_cold {
 	struct sw_evbuf ev;       /* lines of the capability list / recent exchange */
-	char classified_as[SW_PROTO_NAME_MAX];
-	uint16_t reply_len;       /* the reply to STARTTLS / STLS (first line) */
-	char reply[SW_REPLY_MAX];
-	struct sw_tls_info tls;
+	struct sw_flow_info info;
 };
 
 /*
@@ -212,11 +213,16 @@ struct sw_engine_ctx {
  * sw_app and its cold part for a finding; valid until the next call.
  */
 const struct sw_flow_info *sw_flow_snapshot(struct sw_engine *e, struct sw_flow *f);
+/* Allocate the flow's cold part; use sw_app_cold(). */
+struct sw_app_cold *sw_app_cold_new(struct sw_engine_ctx *x);
 /*
  * The flow's cold part, allocated (and counted in the engine's memory) on
  * the first call; NULL when the allocation fails (counted as a cap hit).
  */
-struct sw_app_cold *sw_app_cold(struct sw_engine_ctx *x);
+static inline struct sw_app_cold *sw_app_cold(struct sw_engine_ctx *x)
+{
+	return x->f->app->cold ? x->f->app->cold : sw_app_cold_new(x);
+}
 /* Count a finding and hand it to the sink. */
 void sw_engine_emit(struct sw_engine *e, const struct sw_finding *fd);
 /* Count an anomaly. */
