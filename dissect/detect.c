@@ -256,20 +256,6 @@ void sw_detect_flow_end(struct sw_engine_ctx *x)
 
 /* ---- raising ---------------------------------------------------------------- */
 
-void sw_app_ev_keep(struct sw_engine_ctx *x, int from_server, const uint8_t *line, uint32_t len,
-		    bool replace_last)
-{
-	struct sw_app_cold *c = sw_app_cold(x);
-	if (!c)
-		return;
-	if (c->ev.n >= SW_EVBUF_LINES) {
-		if (!replace_last)
-			return;
-		c->ev.n--;
-	}
-	sw_evbuf_add(&c->ev, from_server, line, len);
-}
-
 void sw_evbuf_add(struct sw_evbuf *b, int from_server, const uint8_t *line, uint32_t len)
 {
 	if (b->n >= SW_EVBUF_LINES)

@@ -120,7 +120,10 @@ struct sw_cls_flow;
  * detection goes on.
  */
 struct sw_app_cold {
-	struct sw_evbuf ev;       /* lines of the capability list / recent exchange */
+	union {
+		struct sw_evbuf ev;       /* lines of the capability list / recent exchange */
+		struct sw_app_cold *next_free; /* while on the engine's free list (engine.c) */
+	};
 	struct sw_flow_info info;
 };
 
@@ -280,8 +283,19 @@ static inline void sw_app_ev_clear(struct sw_app *a)
  * is room; when the buffer is full and `replace_last`, it replaces the last
  * line (a masked token must show).  Allocates the cold part on first use.
  */
-void sw_app_ev_keep(struct sw_engine_ctx *x, int from_server, const uint8_t *line, uint32_t len,
-		    bool replace_last);
+static inline void sw_app_ev_keep(struct sw_engine_ctx *x, int from_server, const uint8_t *line,
+				  uint32_t len, bool replace_last)
+{
+	struct sw_app_cold *c = sw_app_cold(x);
+	if (!c)
+		return;
+	if (c->ev.n >= SW_EVBUF_LINES) {
+		if (!replace_last)
+			return;
+		c->ev.n--;
+	}
+	sw_evbuf_add(&c->ev, from_server, line, len);
+}
 
 /* ---- shared line helpers (mail.c) ----------------------------------------- */
 

@@ -157,6 +157,10 @@ static void test_stripped_after_clean(void **state)
 	assert_string_equal(conv_find(&whole, SW_F_CLEARTEXT_AUTH)->ev[0], "AUTH PLAIN <redacted>");
 	assert_false(conv_evidence_has(&whole, "AGFsaWNl"));
 	assert_int_equal(whole.flows[1].starttls.offered, SW_NO);
+	/* The second session reuses the first one's cold part: nothing of it may show. */
+	assert_string_equal(whole.flows[1].starttls.reply, "");
+	assert_int_equal(whole.flows[1].tls.client_max_version, 0);
+	assert_string_equal(whole.flows[0].starttls.reply, "220 2.0.0 Ready to start TLS");
 }
 
 static void sc_stripped_alone(struct sw_engine *e, size_t seg) { SESSION(e, 40002, stripped_auth, seg); }
