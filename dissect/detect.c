@@ -129,8 +129,8 @@ static const struct sw_pol_rule *flow_rule(const struct sw_engine_ctx *x)
 		return NULL;
 	struct sw_pol_query q = { f->ip_version, f->srv, f->sport, f->cli, { NULL, NULL } };
 	if (f->app) {
-		q.names[0] = f->app->info.server_name;
-		q.names[1] = f->app->info.tls.sni;
+		q.names[0] = f->app->server_name;
+		q.names[1] = f->app->cold ? f->app->cold->info.tls.sni : NULL;
 	}
 	return sw_policy_match(p, &q);
 }
@@ -141,8 +141,10 @@ static void hist_server(const struct sw_flow *f, struct sw_hist_server *s)
 	s->ip = f->srv;
 	s->port = f->sport;
 	s->name = NULL;
-	if (f->app)
-		s->name = f->app->info.server_name[0] ? f->app->info.server_name : f->app->info.tls.sni;
+	if (f->app) {
+		const struct sw_app *a = f->app;
+		s->name = a->server_name[0] ? a->server_name : a->cold ? a->cold->info.tls.sni : "";
+	}
 }
 
 /* Findings a `none` rule silences: everything about the mail protocol's use of TLS. */
@@ -230,7 +232,7 @@ void sw_detect_flow_end(struct sw_engine_ctx *x)
 	struct sw_flow *f = x->f;
 	struct sw_app *a = f->app;
 	struct sw_history *h = sw_engine_history(x->e);
-	if (!h || !a || a->info.app_proto == SW_APP_UNKNOWN)
+	if (!h || !a || a->proto == SW_APP_UNKNOWN)
 		return;
 	/* Nothing lost in this session: a moved path alone is severity 3. */
 	path_check(x, 3);
@@ -239,13 +241,13 @@ void sw_detect_flow_end(struct sw_engine_ctx *x)
 	hist_server(f, &ss.srv);
 	ss.client_ip = f->cli;
 	ss.ts_ns = x->ts_ns;
-	ss.offered = a->info.starttls.offered;
-	ss.client_used = a->info.starttls.command_sent == SW_YES;
+	ss.offered = (enum sw_tri)a->offered;
+	ss.client_used = a->command_sent == SW_YES;
 	ss.stripped = (f->raised & (1u << SW_F_STARTTLS_STRIPPED)) != 0;
 	ss.foreign_path = (f->raised & (1u << SW_F_PATH_CHANGED)) != 0;
-	if (a->server_hello_seen) {
-		ss.tls_version = a->info.tls.version;
-		ss.tls_cipher = a->info.tls.cipher;
+	if (a->server_hello_seen && a->cold) {
+		ss.tls_version = a->cold->info.tls.version;
+		ss.tls_cipher = a->cold->info.tls.cipher;
 	}
 	ss.has_fp = flow_fp(f, &ss.fp);
 	sw_history_observe(h, &ss);
@@ -286,7 +288,7 @@ void sw_raise(struct sw_engine_ctx *x, enum sw_finding_kind kind, uint8_t severi
 	fd.kind = kind;
 	fd.severity = severity;
 	fd.ts_ns = x->ts_ns;
-	fd.flow = sw_flow_snapshot(f);
+	fd.flow = sw_flow_snapshot(x->e, f);
 	fd.detail = detail;
 	if (evb) {
 		for (uint8_t i = 0; i < evb->n && fd.n_evidence < SW_EVIDENCE_MAX; i++) {
@@ -320,11 +322,11 @@ void sw_detect_capabilities(struct sw_engine_ctx *x, bool has_starttls, bool man
 	struct sw_flow *f = x->f;
 	struct sw_app *a = f->app;
 	struct sw_memo *m = sw_engine_memo(x->e);
-	a->info.starttls.offered = has_starttls ? SW_YES : SW_NO;
+	a->offered = has_starttls ? SW_YES : SW_NO;
 
 	struct memo_entry *srv = memo_get(m, server_key(f), true, x->ts_ns);
 	if (mangled)
-		sw_raise(x, SW_F_STARTTLS_MANGLED, 1, &a->ev, NULL, 0,
+		sw_raise(x, SW_F_STARTTLS_MANGLED, 1, sw_app_ev(a), NULL, 0,
 			 "a capability token looks like a masked STARTTLS");
 	if (!has_starttls && !mangled) {
 		struct sw_history *h = sw_engine_history(x->e);
@@ -337,7 +339,7 @@ void sw_detect_capabilities(struct sw_engine_ctx *x, bool has_starttls, bool man
 					 "this server offered STARTTLS earlier in this run", &why);
 		policy_apply(flow_rule(x), &sev, &why, "the policy requires STARTTLS of this server");
 		if (sev)
-			sw_raise(x, SW_F_STARTTLS_STRIPPED, sev, &a->ev, NULL, 0, why);
+			sw_raise(x, SW_F_STARTTLS_STRIPPED, sev, sw_app_ev(a), NULL, 0, why);
 	}
 	srv->sessions++;
 	if (has_starttls)
@@ -352,9 +354,12 @@ void sw_detect_starttls_reply(struct sw_engine_ctx *x, bool success, const uint8
 	struct sw_memo *m = sw_engine_memo(x->e);
 	uint32_t n = sw_line_trim(line, len);
 	n = SW_MIN(n, SW_REPLY_MAX - 1);
-	memcpy(a->info.starttls.reply, line, n);
-	a->info.starttls.reply[n] = 0;
-	a->info.starttls.reply_len = (uint16_t)n;
+	struct sw_app_cold *c = sw_app_cold(x);
+	if (c) {
+		memcpy(c->info.starttls.reply, line, n);
+		c->info.starttls.reply[n] = 0;
+		c->info.starttls.reply_len = (uint16_t)n;
+	}
 	a->starttls_pending = false;
 
 	struct memo_entry *srv = memo_get(m, server_key(f), true, x->ts_ns);
@@ -379,17 +384,17 @@ void sw_detect_plaintext_use(struct sw_engine_ctx *x, const uint8_t *line, uint3
 	struct sw_flow *f = x->f;
 	struct sw_app *a = f->app;
 	a->mail_cleartext = true;
-	if (a->info.starttls.command_sent == SW_YES)
+	if (a->command_sent == SW_YES)
 		return;
 	const struct sw_pol_rule *rule = flow_rule(x);
 	/* Under encrypt/verify the client must use STARTTLS even when it was not offered. */
-	if (a->info.starttls.offered != SW_YES && !sw_pol_requires_tls(rule))
+	if (a->offered != SW_YES && !sw_pol_requires_tls(rule))
 		return;
 	struct memo_entry *pair = memo_get(sw_engine_memo(x->e), pair_key(f), false, 0);
 	struct sw_history *h = sw_engine_history(x->e);
 	enum sw_hist_verdict hv = SW_HV_UNKNOWN;
 	char hd[160];
-	if (h && a->info.starttls.offered == SW_YES) {
+	if (h && a->offered == SW_YES) {
 		struct sw_hist_server s;
 		hist_server(f, &s);
 		hv = sw_history_client_verdict(h, &s, f->cli, hd, sizeof hd);
@@ -399,7 +404,7 @@ void sw_detect_plaintext_use(struct sw_engine_ctx *x, const uint8_t *line, uint3
 	if (hv == SW_HV_ALERT) {
 		sev = 1;
 		why = hd;
-	} else if (hv == SW_HV_UNKNOWN && a->info.starttls.offered == SW_YES && pair && pair->starttls_ok > 0) {
+	} else if (hv == SW_HV_UNKNOWN && a->offered == SW_YES && pair && pair->starttls_ok > 0) {
 		sev = 1;
 		why = "this client used STARTTLS with this server earlier in this run";
 	}
@@ -415,7 +420,7 @@ void sw_detect_cleartext_auth(struct sw_engine_ctx *x, const uint8_t *line, uint
 	if (a->client_tls_started)
 		return;
 	struct memo_entry *srv = memo_get(sw_engine_memo(x->e), server_key(f), false, 0);
-	bool offered = a->info.starttls.offered == SW_YES || (srv && srv->offered > 0) ||
+	bool offered = a->offered == SW_YES || (srv && srv->offered > 0) ||
 		       (f->raised & ((1u << SW_F_STARTTLS_MANGLED) | (1u << SW_F_STARTTLS_STRIPPED)));
 	uint8_t sev = offered ? 1 : 3;
 	const char *why = offered ? "STARTTLS was offered to this server's clients" : NULL;
@@ -442,23 +447,28 @@ void sw_detect_preauth(struct sw_engine_ctx *x, bool advertised, const uint8_t *
 static void client_hello(struct sw_engine_ctx *x, const struct sw_client_hello *ch)
 {
 	struct sw_app *a = x->f->app;
-	struct sw_tls_info *t = &a->info.tls;
+	struct sw_app_cold *c = sw_app_cold(x);
+	struct sw_tls_info *t = c ? &c->info.tls : NULL;
 	const struct sw_dissect_config *cfg = sw_engine_config(x->e);
 	a->client_hello_seen = true;
-	a->info.tls_seen = true;
-	t->client_max_version = ch->max_version;
-	t->client_legacy_version = ch->legacy_version;
-	t->fallback_scsv = ch->fallback_scsv;
-	t->sni_len = ch->sni_len;
-	memcpy(t->sni, ch->sni, sizeof(t->sni));
-	memcpy(t->ja3, ch->ja3, sizeof(t->ja3));
+	a->tls_seen = true;
+	a->client_max_version = ch->max_version;
+	if (t) {
+		t->client_max_version = ch->max_version;
+		t->client_legacy_version = ch->legacy_version;
+		t->fallback_scsv = ch->fallback_scsv;
+		t->sni_len = ch->sni_len;
+		memcpy(t->sni, ch->sni, sizeof(t->sni));
+		memcpy(t->ja3, ch->ja3, sizeof(t->ja3));
+	}
 
 	if (ch->fallback_scsv)
 		sw_raise(x, SW_F_TLS_FALLBACK_SCSV, 2, NULL, NULL, 0,
 			 "TLS_FALLBACK_SCSV (0x5600) in the ClientHello");
 	uint16_t r = sw_tls_version_rank(ch->max_version);
 	if (r && r < sw_tls_version_rank(cfg->tls_floor)) {
-		t->client_offered_weak_only = true;
+		if (t)
+			t->client_offered_weak_only = true;
 		sw_raise(x, SW_F_TLS_WEAK_CLIENT, 3, NULL, NULL, 0, NULL);
 	}
 }
@@ -467,22 +477,26 @@ static void server_hello(struct sw_engine_ctx *x, const struct sw_server_hello *
 {
 	struct sw_flow *f = x->f;
 	struct sw_app *a = f->app;
-	struct sw_tls_info *t = &a->info.tls;
+	struct sw_app_cold *c = sw_app_cold(x);
+	struct sw_tls_info *t = c ? &c->info.tls : NULL;
 	const struct sw_dissect_config *cfg = sw_engine_config(x->e);
-	a->info.tls_seen = true;
+	a->tls_seen = true;
 	if (sh->is_hello_retry) {
-		t->hello_retry = true;
+		if (t)
+			t->hello_retry = true;
 		return;
 	}
 	a->server_hello_seen = true;
-	t->version = sh->version;
-	t->cipher = sh->cipher;
-	t->ssl2_cipher = sh->ssl2_cipher;
-	t->downgrade_sentinel = sh->sentinel != 0;
-	memcpy(t->ja3s, sh->ja3s, sizeof(t->ja3s));
+	if (t) {
+		t->version = sh->version;
+		t->cipher = sh->cipher;
+		t->ssl2_cipher = sh->ssl2_cipher;
+		t->downgrade_sentinel = sh->sentinel != 0;
+		memcpy(t->ja3s, sh->ja3s, sizeof(t->ja3s));
+	}
 
 	uint16_t sel = sw_tls_version_rank(sh->version);
-	uint16_t cli = a->client_hello_seen ? sw_tls_version_rank(t->client_max_version) : 0;
+	uint16_t cli = a->client_hello_seen ? sw_tls_version_rank(a->client_max_version) : 0;
 
 	const struct sw_pol_rule *rule = flow_rule(x);
 	uint16_t floor = rule && rule->min_version ? rule->min_version : cfg->tls_floor;
@@ -527,8 +541,6 @@ static void server_hello(struct sw_engine_ctx *x, const struct sw_server_hello *
 
 void sw_detect_tls_event(struct sw_engine_ctx *x, int dir, const struct sw_tls_event *ev)
 {
-	struct sw_app *a = x->f->app;
-	struct sw_tls_info *t = &a->info.tls;
 	switch (ev->kind) {
 	case SW_TLS_EV_CLIENT_HELLO:
 		if (dir == 0 && ev->ch)
@@ -538,8 +550,10 @@ void sw_detect_tls_event(struct sw_engine_ctx *x, int dir, const struct sw_tls_e
 		if (dir == 1 && ev->sh)
 			server_hello(x, ev->sh);
 		break;
-	case SW_TLS_EV_ALERT:
-		if (t->n_alerts < SW_ALERTS_MAX) {
+	case SW_TLS_EV_ALERT: {
+		struct sw_app_cold *c = sw_app_cold(x);
+		struct sw_tls_info *t = c ? &c->info.tls : NULL;
+		if (t && t->n_alerts < SW_ALERTS_MAX) {
 			t->alerts[t->n_alerts].level = ev->alert_level;
 			t->alerts[t->n_alerts].desc = ev->alert_desc;
 			t->alerts[t->n_alerts].from_server = (uint8_t)dir;
@@ -550,6 +564,7 @@ void sw_detect_tls_event(struct sw_engine_ctx *x, int dir, const struct sw_tls_e
 			sw_raise(x, SW_F_TLS_INAPPROPRIATE_FALLBACK, 1, NULL, NULL, 0,
 				 dir == 1 ? "alert sent by the server" : "alert sent by the client");
 		break;
+	}
 	case SW_TLS_EV_MALFORMED:
 		sw_count_anomaly(x->e, ev->anomaly);
 		break;

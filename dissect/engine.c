@@ -29,7 +29,12 @@
  *    timed_out, as the EMBRYO list's expiry would have counted it).
  *  - struct sw_flow comes from a pool grown in 64-byte aligned chunks and is
  *    named by its index (the chunk table turns it into an address); the
- *    LRU links are indexes too.  Nothing is allocated per packet.  struct sw_app is allocated once per mail/TLS flow.
+ *    LRU links are indexes too.  Nothing is allocated per packet: struct
+ *    sw_app once per mail/TLS flow, its cold part (struct sw_app_cold) at
+ *    most once more, when first needed.
+ *  - struct sw_flow_info is completed from the flow and its sw_app for each
+ *    finding and flow event: in the flow's cold part when it has one, else
+ *    in one engine-wide view.
  *  - The reassembly consumer (deliver) never stops a stream itself: it sets
  *    stop_req, acted on after the segment is done.
  */
@@ -49,9 +54,18 @@ enum { LIST_CLOSED = 0, LIST_EMBRYO = 1, LIST_ACTIVE = 2, LIST__COUNT };
 #define POOL_SHIFT 12
 #define POOL_CHUNK (1u << POOL_SHIFT)
 #define NIL UINT32_MAX              /* no flow: end of an LRU or free list */
+/*
+ * Freed cold parts kept for the next flows: a cold part is over malloc's
+ * per-thread cache size, and each one from malloc's bins cost ~400
+ * instructions a flow.  Held bytes, counted in the engine's memory, and
+ * freed at sw_engine_flush().
+ */
+#define COLD_KEEP 64
 
 _Static_assert(sizeof(struct sw_flow) == 128, "struct sw_flow is two cache lines");
 _Static_assert(offsetof(struct sw_flow, app) == 64, "the per-packet fields fill the first line");
+/* A mail/TLS flow that only showed a banner costs sw_app alone: keep it small. */
+_Static_assert(sizeof(struct sw_app) <= 512, "struct sw_app stays within 512 bytes");
 
 /* A table slot: idx 0 is empty, else the flow's pool index + 1. */
 struct slot {
@@ -88,6 +102,9 @@ struct sw_engine {
 	struct sw_classifier *cls;    /* created on the first flow on an unknown port */
 	struct sw_policy *policy;     /* owned by the caller; swapped between packets */
 	struct sw_history *hist;      /* owned by the caller */
+	struct sw_flow_info view;     /* the summary of a flow without a cold part (fill_info) */
+	struct sw_app_cold *cold_free; /* cold parts kept for reuse, at most COLD_KEEP */
+	uint32_t n_cold_free;
 };
 
 void sw_dissect_config_default(struct sw_dissect_config *cfg)
@@ -665,7 +682,7 @@ static void tls_cb(void *ctx, const struct sw_tls_event *ev)
 
 static bool mail_line(struct sw_engine_ctx *x, int dir, const uint8_t *line, uint32_t len)
 {
-	switch (x->f->app->info.app_proto) {
+	switch (x->f->app->proto) {
 	case SW_APP_SMTP:
 		return sw_smtp_line(x, dir, line, len);
 	case SW_APP_IMAP:
@@ -692,8 +709,8 @@ static uint32_t await_tls(struct sw_engine_ctx *x, int dir, const uint8_t *p, ui
 		a->mode[dir] = SW_M_TLS;
 		if (dir == 0) {
 			a->client_tls_started = true;
-			a->info.starttls.upgraded = SW_YES;
-			a->info.tls_seen = true;
+			a->upgraded = SW_YES;
+			a->tls_seen = true;
 		}
 		return 0; /* the caller loops and feeds in TLS mode */
 	}
@@ -703,7 +720,7 @@ static uint32_t await_tls(struct sw_engine_ctx *x, int dir, const uint8_t *p, ui
 		return 0;
 	uint8_t red[64];
 	uint32_t shown_len = len;
-	const uint8_t *shown = dir == 0 ? sw_mail_safe_line(a->info.app_proto, p, len, red, sizeof(red), &shown_len) : p;
+	const uint8_t *shown = dir == 0 ? sw_mail_safe_line((enum sw_app_proto)a->proto, p, len, red, sizeof(red), &shown_len) : p;
 	struct sw_evidence ev = { (uint8_t)dir, (uint16_t)SW_MIN(shown_len, SW_EVIDENCE_LINE_MAX), shown };
 	if (dir == 1) {
 		if (!a->client_tls_started)
@@ -714,8 +731,8 @@ static uint32_t await_tls(struct sw_engine_ctx *x, int dir, const uint8_t *p, ui
 		return 0;
 	}
 	/* The client goes on in plaintext: the upgrade did not happen. */
-	if (a->info.starttls.upgraded == SW_UNSEEN)
-		a->info.starttls.upgraded = SW_NO;
+	if (a->upgraded == SW_UNSEEN)
+		a->upgraded = SW_NO;
 	sw_raise(x, SW_F_STARTTLS_NOT_UPGRADED, 1, NULL, &ev, 1,
 		 "the client continued in plaintext after the STARTTLS success reply");
 	a->mode[0] = SW_M_LINE;
@@ -805,22 +822,22 @@ static void gap(void *ctx, int dir, uint64_t off, uint64_t lost)
 	struct sw_app *a = x->f->app;
 	(void)off;
 	(void)lost;
-	a->info.state_gaps |= (uint8_t)(1u << dir);
+	a->state_gaps |= (uint8_t)(1u << dir);
 	switch (a->mode[dir]) {
 	case SW_M_LINE:
 		a->resync[dir] = 1;
 		/* Replies can no longer be paired with commands. */
-		if (a->info.app_proto == SW_APP_SMTP) {
+		if (a->proto == SW_APP_SMTP) {
 			a->u.smtp.q.len = 0;
 			a->u.smtp.reply_open = false;
 			a->u.smtp.auth_exchange = false;
-		} else if (a->info.app_proto == SW_APP_IMAP) {
+		} else if (a->proto == SW_APP_IMAP) {
 			/* A literal's count is lost with its bytes; tags still pair. */
 			a->u.imap.literal_left[dir] = 0;
 			a->u.imap.cont[dir] = false;
 			if (dir == 0)
 				a->u.imap.auth_exchange = false;
-		} else if (a->info.app_proto == SW_APP_POP3) {
+		} else if (a->proto == SW_APP_POP3) {
 			a->u.pop3.q.len = 0;
 			a->u.pop3.multiline = false;
 			a->u.pop3.capa_open = false;
@@ -872,10 +889,10 @@ static enum sw_app_proto classify(const struct sw_flow *f, int dir, const uint8_
 
 static void app_init_mode(struct sw_app *a)
 {
-	switch (a->info.app_proto) {
+	switch (a->proto) {
 	case SW_APP_TLS:
 		a->mode[0] = a->mode[1] = SW_M_TLS;
-		a->info.tls_seen = true;
+		a->tls_seen = true;
 		break;
 	case SW_APP_SMTP:
 		a->mode[0] = a->mode[1] = SW_M_LINE;
@@ -902,7 +919,7 @@ static struct sw_app *app_new(struct sw_engine *e, struct sw_flow *f, enum sw_ap
 	if (!a)
 		return NULL;
 	mem_add(e, (int64_t)sizeof(*a));
-	a->info.app_proto = proto;
+	a->proto = (uint8_t)proto;
 	sw_reasm_init(&a->rs[0]);
 	sw_reasm_init(&a->rs[1]);
 	sw_tls_dir_init(&a->tls[0]);
@@ -926,6 +943,31 @@ static void app_release_buffers(struct sw_engine *e, struct sw_app *a)
 	}
 }
 
+/* A flow's cold part is done with: kept for reuse, or freed. */
+static void cold_put(struct sw_engine *e, struct sw_app_cold *c)
+{
+	if (e->n_cold_free < COLD_KEEP) {
+		c->next_free = e->cold_free;
+		e->cold_free = c;
+		e->n_cold_free++;
+		return;
+	}
+	free(c);
+	mem_add(e, -(int64_t)sizeof(*c));
+}
+
+/* Free the cold parts kept for reuse. */
+static void cold_drain(struct sw_engine *e)
+{
+	while (e->cold_free) {
+		struct sw_app_cold *c = e->cold_free;
+		e->cold_free = c->next_free;
+		free(c);
+		mem_add(e, -(int64_t)sizeof(*c));
+	}
+	e->n_cold_free = 0;
+}
+
 static void app_free(struct sw_engine *e, struct sw_flow *f)
 {
 	if (!f->app)
@@ -935,14 +977,45 @@ static void app_free(struct sw_engine *e, struct sw_flow *f)
 		mem_add(e, -(int64_t)sw_cls_flow_mem());
 	}
 	app_release_buffers(e, f->app);
+	if (f->app->cold)
+		cold_put(e, f->app->cold);
 	free(f->app);
 	mem_add(e, -(int64_t)sizeof(struct sw_app));
 	f->app = NULL;
 }
 
-static void fill_info(struct sw_flow *f)
+struct sw_app_cold *sw_app_cold_new(struct sw_engine_ctx *x)
 {
-	struct sw_flow_info *i = &f->app->info;
+	struct sw_engine *e = x->e;
+	struct sw_app *a = x->f->app;
+	struct sw_app_cold *c = e->cold_free;
+	if (c) {
+		e->cold_free = c->next_free;
+		e->n_cold_free--;
+		c->ev.n = 0; /* lines past n are never read */
+		memset(&c->info, 0, sizeof(c->info));
+	} else {
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			e->st.caps_hit++;
+			return NULL;
+		}
+		mem_add(e, (int64_t)sizeof(*c));
+	}
+	a->cold = c;
+	return c;
+}
+
+/*
+ * The flow's summary (flow f has an sw_app): completed in place in its cold
+ * part, or, without one, assembled in e->view with the cold fields empty.
+ */
+static struct sw_flow_info *fill_info(struct sw_engine *e, struct sw_flow *f)
+{
+	const struct sw_app *a = f->app;
+	struct sw_flow_info *i = a->cold ? &a->cold->info : &e->view;
+	if (!a->cold)
+		memset(i, 0, sizeof(*i));
 	i->ip_version = f->ip_version;
 	memcpy(i->client_ip, f->cli, 16);
 	memcpy(i->server_ip, f->srv, 16);
@@ -955,13 +1028,20 @@ static void fill_info(struct sw_flow *f)
 	i->bytes[0] = f->bytes[0];
 	i->bytes[1] = f->bytes[1];
 	i->file_no = f->file_no;
+	i->app_proto = (enum sw_app_proto)a->proto;
+	i->tls_seen = a->tls_seen;
+	i->state_gaps = a->state_gaps;
+	i->starttls.offered = (enum sw_tri)a->offered;
+	i->starttls.command_sent = (enum sw_tri)a->command_sent;
+	i->starttls.upgraded = (enum sw_tri)a->upgraded;
+	memcpy(i->server_name, a->server_name, sizeof(i->server_name));
+	return i;
 }
 
-/* The snapshot findings point at: kept current before any detector call. */
-const struct sw_flow_info *sw_flow_snapshot(struct sw_flow *f)
+/* The snapshot findings point at: assembled at each call. */
+const struct sw_flow_info *sw_flow_snapshot(struct sw_engine *e, struct sw_flow *f)
 {
-	fill_info(f);
-	return &f->app->info;
+	return fill_info(e, f);
 }
 
 static void finish_streams(struct sw_engine *e, struct sw_flow *f, uint64_t ts)
@@ -984,12 +1064,11 @@ static void flow_end(struct sw_engine *e, struct sw_flow *f, uint64_t ts, int wh
 	if (!f->app)
 		return;
 	finish_streams(e, f, ts);
-	fill_info(f);
 	if (e->hist) {
 		struct sw_engine_ctx x = { e, f, ts };
 		sw_detect_flow_end(&x);
 	}
-	struct sw_flow_info *i = &f->app->info;
+	struct sw_flow_info *i = fill_info(e, f);
 	i->end_fin = why == END_FIN;
 	i->end_rst = why == END_RST;
 	i->end_timeout = why == END_TIMEOUT;
@@ -1125,8 +1204,11 @@ static bool app_pending(struct sw_engine *e, struct sw_flow *f, int dir, const s
 		f->ignored = true;
 		return false;
 	}
-	a->info.app_proto = v.proto;
-	memcpy(a->info.classified_as, v.name, sizeof(a->info.classified_as));
+	a->proto = (uint8_t)v.proto;
+	struct sw_engine_ctx cx = { e, f, p->ts_ns };
+	struct sw_app_cold *cold = v.name[0] ? sw_app_cold(&cx) : NULL;
+	if (cold)
+		memcpy(cold->info.classified_as, v.name, sizeof(cold->info.classified_as));
 	app_init_mode(a);
 	if (v.proto == SW_APP_TLS)
 		e->st.flows_tls++;
@@ -1286,6 +1368,7 @@ void sw_engine_flush(struct sw_engine *e)
 			table_remove(e, f, i);
 		}
 	}
+	cold_drain(e); /* no flow is left to reuse them */
 }
 
 void sw_engine_stats(const struct sw_engine *e, struct sw_dissect_stats *out)
@@ -1388,6 +1471,7 @@ void sw_engine_free(struct sw_engine *e)
 			table_remove(e, f, i);
 		}
 	}
+	cold_drain(e);
 	for (uint32_t c = 0; c < e->n_chunks; c++)
 		free(e->chunks[c]);
 	free(e->chunks);

@@ -12,6 +12,10 @@
  *    payload, and its buffers are released as soon as no dissector needs
  *    bytes (mode SW_M_DONE in both directions): after that a packet costs a
  *    lookup, counters and an LRU move.
+ *  - struct sw_app holds what packets touch and what every such flow fills;
+ *    the evidence buffer and the rarely filled summary (STARTTLS reply, TLS
+ *    hello details, nDPI's name) are its cold part, allocated on first need.
+ *    struct sw_flow_info is assembled from these only for the sink.
  *  - Direction 0 is client->server, 1 is server->client, always.
  */
 #ifndef SW_FLOW_H
@@ -104,9 +108,38 @@ struct sw_pop3 {
 
 struct sw_cls_flow;
 
+/*
+ * The cold part of a flow: what only findings and the flow event read.
+ * Allocated on first need (an evidence line to keep, the STARTTLS reply, a
+ * TLS hello or alert, nDPI's name), so a mail flow that showed a banner and
+ * nothing else never has one.  `info` holds the summary's rarely filled
+ * fields (classified_as, starttls.reply, tls) where they are written, and
+ * becomes the whole summary when sw_flow_snapshot() fills in the rest, so a
+ * flow that has a cold part is reported without copying it.  Failing to
+ * allocate it is a counted cap hit: the report lacks these details,
+ * detection goes on.
+ */
+struct sw_app_cold {
+	union {
+		struct sw_evbuf ev;       /* lines of the capability list / recent exchange */
+		struct sw_app_cold *next_free; /* while on the engine's free list (engine.c) */
+	};
+	struct sw_flow_info info;
+};
+
+/*
+ * Dissector state of a mail/TLS flow, allocated on its first payload.  It
+ * holds what the per-packet path reads and writes, the detector's flags,
+ * and the summary fields every such flow fills (protocol, tri-states, the
+ * banner's server name); the rest of struct sw_flow_info is in `cold` and
+ * the whole view is assembled only for a finding or the flow event
+ * (sw_flow_snapshot).
+ */
 struct sw_app {
 	/* Per packet: kept together at the front (one cache line with rs). */
 	struct sw_cls_flow *cls;  /* while undecided: classifier state (classify.c) */
+	struct sw_app_cold *cold; /* NULL until first needed (sw_app_cold()) */
+	uint8_t proto;            /* enum sw_app_proto: what ran first (info.app_proto) */
 	uint8_t mode[2];          /* enum sw_dir_mode */
 	uint8_t resync[2];        /* after a gap: drop bytes up to the next LF */
 	bool stop_req[2];         /* stop reassembly after the current segment */
@@ -115,6 +148,12 @@ struct sw_app {
 	bool client_tls_started;  /* the client's first TLS record after STARTTLS */
 	bool mail_cleartext;      /* a mail transaction / login ran in plaintext */
 	bool client_hello_seen, server_hello_seen;
+	bool tls_seen;            /* info.tls_seen */
+	uint8_t state_gaps;       /* info.state_gaps */
+	uint8_t offered;          /* enum sw_tri: info.starttls.offered */
+	uint8_t command_sent;     /* enum sw_tri: info.starttls.command_sent */
+	uint8_t upgraded;         /* enum sw_tri: info.starttls.upgraded */
+	uint16_t client_max_version; /* the ClientHello's highest version (detector) */
 	struct sw_reasm rs[2];
 	struct sw_tls_dir tls[2];
 	union {
@@ -122,9 +161,8 @@ struct sw_app {
 		struct sw_imap imap;
 		struct sw_pop3 pop3;
 	} u;
-	/* Rarely: evidence and the flow summary. */
-	struct sw_evbuf ev;       /* lines of the capability list / recent exchange */
-	struct sw_flow_info info;
+	/* Rarely: the banner / greeting name (info.server_name). */
+	char server_name[SW_NAME_MAX];
 };
 
 /*
@@ -173,8 +211,21 @@ struct sw_engine_ctx {
 	uint64_t ts_ns;              /* time of the packet being processed */
 };
 
-/* The flow's summary, brought up to date (counters, times) for a finding. */
-const struct sw_flow_info *sw_flow_snapshot(struct sw_flow *f);
+/*
+ * The flow's summary (struct sw_flow_info), assembled from the flow, its
+ * sw_app and its cold part for a finding; valid until the next call.
+ */
+const struct sw_flow_info *sw_flow_snapshot(struct sw_engine *e, struct sw_flow *f);
+/* Allocate the flow's cold part; use sw_app_cold(). */
+struct sw_app_cold *sw_app_cold_new(struct sw_engine_ctx *x);
+/*
+ * The flow's cold part, allocated (and counted in the engine's memory) on
+ * the first call; NULL when the allocation fails (counted as a cap hit).
+ */
+static inline struct sw_app_cold *sw_app_cold(struct sw_engine_ctx *x)
+{
+	return x->f->app->cold ? x->f->app->cold : sw_app_cold_new(x);
+}
 /* Count a finding and hand it to the sink. */
 void sw_engine_emit(struct sw_engine *e, const struct sw_finding *fd);
 /* Count an anomaly. */
@@ -218,8 +269,33 @@ struct sw_memo *sw_engine_memo(struct sw_engine *e);
 
 /* ---- evidence buffer helpers ---------------------------------------------- */
 
-static inline void sw_evbuf_clear(struct sw_evbuf *b) { b->n = 0; }
 void sw_evbuf_add(struct sw_evbuf *b, int from_server, const uint8_t *line, uint32_t len);
+/* The flow's evidence buffer, NULL while it has none (nothing kept). */
+static inline struct sw_evbuf *sw_app_ev(const struct sw_app *a) { return a->cold ? &a->cold->ev : NULL; }
+/* Forget the kept lines (allocates nothing). */
+static inline void sw_app_ev_clear(struct sw_app *a)
+{
+	if (a->cold)
+		a->cold->ev.n = 0;
+}
+/*
+ * Keep a line of direction from_server as evidence: appended while there
+ * is room; when the buffer is full and `replace_last`, it replaces the last
+ * line (a masked token must show).  Allocates the cold part on first use.
+ */
+static inline void sw_app_ev_keep(struct sw_engine_ctx *x, int from_server, const uint8_t *line,
+				  uint32_t len, bool replace_last)
+{
+	struct sw_app_cold *c = sw_app_cold(x);
+	if (!c)
+		return;
+	if (c->ev.n >= SW_EVBUF_LINES) {
+		if (!replace_last)
+			return;
+		c->ev.n--;
+	}
+	sw_evbuf_add(&c->ev, from_server, line, len);
+}
 
 /* ---- shared line helpers (mail.c) ----------------------------------------- */
 

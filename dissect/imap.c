@@ -135,11 +135,11 @@ static void capabilities(struct sw_engine_ctx *x, const uint8_t *line, uint32_t 
 	m->caps_reported = true;
 	m->caps_starttls = has;
 	m->caps_mangled = mangled;
-	sw_evbuf_clear(&a->ev);
-	sw_evbuf_add(&a->ev, 1, line, n);
+	sw_app_ev_clear(a);
+	sw_app_ev_keep(x, 1, line, n, false);
 	/* A long list is cut in the evidence: show the masked token too. */
 	if (mangled && mangled_at + 8 > SW_EVBUF_LINE)
-		sw_evbuf_add(&a->ev, 1, line + mangled_at, n - mangled_at);
+		sw_app_ev_keep(x, 1, line + mangled_at, n - mangled_at, false);
 	sw_detect_capabilities(x, has, mangled);
 }
 
@@ -261,7 +261,7 @@ static void client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n
 		return;
 	}
 	if (sw_span_is(line, i, j, "STARTTLS")) {
-		a->info.starttls.command_sent = SW_YES;
+		a->command_sent = SW_YES;
 		a->starttls_pending = true;
 		tag_add(x, m, line, te, SW_V_STARTTLS);
 	} else if (login) {

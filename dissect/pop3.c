@@ -45,12 +45,7 @@ static void capa_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n)
 		s->capa_stls = true;
 	else if (sw_token_masks(line, kl, "STLS"))
 		mangled = s->capa_mangled = true;
-	if (a->ev.n < SW_EVBUF_LINES) {
-		sw_evbuf_add(&a->ev, 1, line, n);
-	} else if (mangled) {
-		a->ev.n--;
-		sw_evbuf_add(&a->ev, 1, line, n);
-	}
+	sw_app_ev_keep(x, 1, line, n, mangled);
 }
 
 static void multiline(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n)
@@ -95,8 +90,8 @@ static void status_reply(struct sw_engine_ctx *x, const uint8_t *line, uint32_t 
 		if (ok) {
 			s->capa_open = true;
 			s->capa_stls = s->capa_mangled = false;
-			sw_evbuf_clear(&a->ev);
-			sw_evbuf_add(&a->ev, 1, line, n);
+			sw_app_ev_clear(a);
+			sw_app_ev_keep(x, 1, line, n, false);
 		}
 		break;
 	case SW_V_AUTH:
@@ -205,7 +200,7 @@ static void client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n
 
 	switch (v) {
 	case SW_V_STLS:
-		a->info.starttls.command_sent = SW_YES;
+		a->command_sent = SW_YES;
 		a->starttls_pending = true;
 		break;
 	case SW_V_USER:

@@ -52,9 +52,9 @@ static void greeting(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n)
 		sw_raise(x, SW_F_STARTTLS_MANGLED, 1, NULL, &ev, 1, "masked banner");
 	}
 	uint32_t wl = SW_MIN(sw_word_end(t, tl, 0), SW_NAME_MAX - 1);
-	if (a->info.server_name[0] == 0 && wl > 0) {
-		memcpy(a->info.server_name, t, wl);
-		a->info.server_name[wl] = 0;
+	if (a->server_name[0] == 0 && wl > 0) {
+		memcpy(a->server_name, t, wl);
+		a->server_name[wl] = 0;
 	}
 }
 
@@ -72,12 +72,7 @@ static void ehlo_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n, 
 		else if (sw_token_masks(kw, kl, "STARTTLS"))
 			mangled = s->reply_mangled = true;
 	}
-	if (a->ev.n < SW_EVBUF_LINES)
-		sw_evbuf_add(&a->ev, 1, line, n);
-	else if (mangled) {
-		a->ev.n--;
-		sw_evbuf_add(&a->ev, 1, line, n);
-	}
+	sw_app_ev_keep(x, 1, line, n, mangled);
 }
 
 static void reply_done(struct sw_engine_ctx *x, const uint8_t *line, uint32_t n, uint16_t code)
@@ -149,7 +144,7 @@ static bool server_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t l
 		s->reply_code = code;
 		s->reply_is_ehlo = (enum sw_verb)sw_cmdq_head(&s->q) == SW_V_EHLO;
 		if (s->reply_is_ehlo) {
-			sw_evbuf_clear(&a->ev);
+			sw_app_ev_clear(a);
 			s->reply_starttls = false;
 			s->reply_mangled = false;
 		}
@@ -203,7 +198,7 @@ static bool client_line(struct sw_engine_ctx *x, const uint8_t *line, uint32_t l
 	sw_cmdq_push(x, &s->q, (uint8_t)v);
 	switch (v) {
 	case SW_V_STARTTLS:
-		a->info.starttls.command_sent = SW_YES;
+		a->command_sent = SW_YES;
 		a->starttls_pending = true;
 		break;
 	case SW_V_AUTH:

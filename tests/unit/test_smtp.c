@@ -157,6 +157,10 @@ static void test_stripped_after_clean(void **state)
 	assert_string_equal(conv_find(&whole, SW_F_CLEARTEXT_AUTH)->ev[0], "AUTH PLAIN <redacted>");
 	assert_false(conv_evidence_has(&whole, "AGFsaWNl"));
 	assert_int_equal(whole.flows[1].starttls.offered, SW_NO);
+	/* The second session reuses the first one's cold part: nothing of it may show. */
+	assert_string_equal(whole.flows[1].starttls.reply, "");
+	assert_int_equal(whole.flows[1].tls.client_max_version, 0);
+	assert_string_equal(whole.flows[0].starttls.reply, "220 2.0.0 Ready to start TLS");
 }
 
 static void sc_stripped_alone(struct sw_engine *e, size_t seg) { SESSION(e, 40002, stripped_auth, seg); }
@@ -291,6 +295,56 @@ static void test_masked_banner(void **state)
 	assert_true(conv_evidence_has(&whole, "220 ****"));
 }
 
+static uint64_t mem_now(struct sw_engine *e)
+{
+	struct sw_dissect_stats st;
+	sw_engine_stats(e, &st);
+	return st.mem_bytes;
+}
+
+/*
+ * A session that showed only its banner (the adversarial capture's never
+ * closed "tiny" flows) costs struct sw_app and the server direction's
+ * reassembly history, nothing more; its summary still carries the banner's
+ * name.  The EHLO reply's evidence brings the cold part (and the client's
+ * history), and the accounting returns to the flow's own cost at the end.
+ */
+static void test_banner_only_flow_is_small(void **state)
+{
+	struct conv_sink *s = &whole;
+	struct sw_engine *e = conv_engine(s, false);
+	assert_non_null(e);
+	struct conv c;
+	conv_open(&c, e, 40021, 25, 0);
+	uint64_t m0 = mem_now(e);
+	conv_send(&c, 1, BANNER, sizeof(BANNER) - 1);
+	uint64_t m1 = mem_now(e);
+	assert_int_equal(m1 - m0, sizeof(struct sw_app) + SW_REASM_HISTORY);
+	conv_send(&c, 0, EHLO, sizeof(EHLO) - 1);
+	conv_send(&c, 1, CAPS_TLS, sizeof(CAPS_TLS) - 1);
+	uint64_t m2 = mem_now(e);
+	assert_int_equal(m2 - m1, sizeof(struct sw_app_cold) + SW_REASM_HISTORY);
+	/* A second flow that stops after its banner: reported without a cold part. */
+	struct conv d;
+	conv_open(&d, e, 40022, 25, 0);
+	conv_send(&d, 1, BANNER, sizeof(BANNER) - 1);
+	sw_engine_flush(e);
+	assert_int_equal(mem_now(e), m0);
+	assert_int_equal(s->n_flows, 2);
+	for (int i = 0; i < 2; i++) {
+		const struct sw_flow_info *fi = &s->flows[i];
+		bool full = fi->client_port == 40021;
+		assert_int_equal(fi->app_proto, SW_APP_SMTP);
+		assert_string_equal(fi->server_name, "mx.bench.example");
+		assert_int_equal(fi->starttls.offered, full ? SW_YES : SW_UNSEEN);
+		assert_int_equal(fi->pkts[1], full ? 3 : 2); /* SYN-ACK, banner[, capabilities] */
+		assert_string_equal(fi->starttls.reply, "");
+		assert_string_equal(fi->classified_as, "");
+		assert_int_equal(fi->tls.client_max_version, 0);
+	}
+	sw_engine_free(e);
+}
+
 static void test_token_masks(void **state)
 {
 	static const struct { const char *tok; bool masks; } t[] = {
@@ -322,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_auth_login_continuations),
 		cmocka_unit_test(test_pipelined_without_banner),
 		cmocka_unit_test(test_masked_banner),
+		cmocka_unit_test(test_banner_only_flow_is_small),
 		cmocka_unit_test(test_token_masks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
