@@ -379,6 +379,28 @@ static void handle_requests(struct run *r)
 	}
 }
 
+/* Live: checkpoints due by the clock, stats at the interval and on SIGUSR1. */
+static void keep_time(struct run *r, uint64_t now, uint64_t *next_tick, uint64_t *next_stats,
+		      uint64_t stats_interval_ns)
+{
+	if (now >= *next_tick) {
+		/* Due checkpoints by time, and buffered lines out. */
+		*next_tick = now + 1000000000ull;
+		sw_alert_tick(r->out, r->last_ts);
+	}
+	if (now >= *next_stats) {
+		/* sensor_degraded at most once per interval, beside its stats. */
+		stats_requested = 0;
+		*next_stats = now + stats_interval_ns;
+		check_degraded(r);
+		write_stats(r);
+	} else if (stats_requested) {
+		/* SIGUSR1: counters now; drops are raised at the interval. */
+		stats_requested = 0;
+		write_stats(r);
+	}
+}
+
 /*
  * Live with workers: each worker reads its own socket; this thread keeps
  * time (checkpoints, stats, sensor_degraded) and answers signals until a
@@ -393,21 +415,8 @@ static int run_live_workers(struct run *r, uint64_t stats_interval_ns)
 	while (!stop_requested && sw_workers_running(r->ws) && !sw_workers_failed(r->ws)) {
 		struct timespec nap = { 0, 20000000 };
 		nanosleep(&nap, NULL); /* a signal ends it early */
-		uint64_t now = now_ns();
 		r->last_ts = sw_workers_last_ts(r->ws);
-		if (now >= next_tick) {
-			next_tick = now + 1000000000ull;
-			sw_alert_tick(r->out, r->last_ts);
-		}
-		if (now >= next_stats) {
-			stats_requested = 0;
-			next_stats = now + stats_interval_ns;
-			check_degraded(r);
-			write_stats(r);
-		} else if (stats_requested) {
-			stats_requested = 0;
-			write_stats(r);
-		}
+		keep_time(r, now_ns(), &next_tick, &next_stats, stats_interval_ns);
 		handle_requests(r);
 	}
 	sw_workers_finish(r->ws, 0);
@@ -502,22 +511,7 @@ static int run_loop(struct run *r, bool live, uint64_t max_packets, uint64_t sta
 					r->last_ts = now;
 				sw_engine_expire(r->eng, r->last_ts);
 			}
-			if (now >= next_tick) {
-				/* Due checkpoints by time, and buffered lines out. */
-				next_tick = now + 1000000000ull;
-				sw_alert_tick(r->out, r->last_ts);
-			}
-			if (now >= next_stats) {
-				/* sensor_degraded at most once per interval, beside its stats. */
-				stats_requested = 0;
-				next_stats = now + stats_interval_ns;
-				check_degraded(r);
-				write_stats(r);
-			} else if (stats_requested) {
-				/* SIGUSR1: counters now; drops are raised at the interval. */
-				stats_requested = 0;
-				write_stats(r);
-			}
+			keep_time(r, now, &next_tick, &next_stats, stats_interval_ns);
 		}
 		handle_requests(r);
 	}

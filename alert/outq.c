@@ -55,18 +55,17 @@ void sw_outq_destroy(struct sw_outq *q)
 	q->buf = NULL;
 }
 
-static void cpu_relax(void)
+void sw_cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
 #endif
 }
 
-/* One round of waiting; round counts up from 0 while the wait lasts. */
-static void wait_round(unsigned round)
+void sw_wait_round(unsigned round)
 {
 	if (round < 16) {
-		cpu_relax();
+		sw_cpu_relax();
 	} else if (round < 64) {
 		sched_yield();
 	} else {
@@ -98,7 +97,7 @@ static void room_for(struct sw_outq *q, uint32_t n, bool *waited)
 			/* What is committed must be drained: the consumer may sleep below its threshold. */
 			wake_consumer(q);
 		}
-		wait_round(round++);
+		sw_wait_round(round++);
 	}
 }
 
@@ -160,7 +159,7 @@ const void *sw_outq_peek(struct sw_outq *q, uint32_t *n)
 		if (round++ < 8) {
 			/* A few pauses, no more: on a busy machine the spinning
 			 * consumer would take the core its producer needs. */
-			cpu_relax();
+			sw_cpu_relax();
 			continue;
 		}
 		round = 0;

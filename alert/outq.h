@@ -67,4 +67,13 @@ void sw_outq_commit(struct sw_outq *q, bool wake);
 const void *sw_outq_peek(struct sw_outq *q, uint32_t *n);
 void sw_outq_release(struct sw_outq *q);
 
+/*
+ * Waiting for another thread (the queue's producers, the workers' rings):
+ * spin a little, then yield, then sleep 50 us at a time, so that on a
+ * machine with fewer cores than threads a waiter does not steal the core of
+ * the thread it waits for.  round counts up from 0 while the wait lasts.
+ */
+void sw_wait_round(unsigned round);
+void sw_cpu_relax(void);
+
 #endif

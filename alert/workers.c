@@ -58,6 +58,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "outq.h"
 #include "producer.h"
 #include "workers.h"
 
@@ -118,28 +119,6 @@ struct sw_workers {
 	size_t n_files;
 	struct worker w[];
 };
-
-/* ---- waiting ---------------------------------------------------------------- */
-
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-/* One round of waiting; round counts up from 0 while the wait lasts. */
-static void wait_round(unsigned round)
-{
-	if (round < 16) {
-		cpu_relax();
-	} else if (round < 64) {
-		sched_yield();
-	} else {
-		struct timespec ts = { 0, 50000 };
-		nanosleep(&ts, NULL);
-	}
-}
 
 /* ---- shard ------------------------------------------------------------------ */
 
@@ -207,7 +186,7 @@ static uint64_t ring_reserve(struct ring *r, uint32_t n)
 		r->prod_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 		if (r->prod_head + n - r->prod_tail <= RING_BYTES)
 			break;
-		wait_round(round++);
+		sw_wait_round(round++);
 	}
 	return r->prod_head;
 }
@@ -303,7 +282,7 @@ static void *worker_main(void *arg)
 						break;
 					continue;
 				}
-				wait_round(round++);
+				sw_wait_round(round++);
 				continue;
 			}
 		}
@@ -606,11 +585,7 @@ void sw_workers_report(struct sw_workers *ws, FILE *f)
 void sw_workers_raise_sensor(struct sw_workers *ws, uint64_t ts_ns, const char *detail)
 {
 	struct sw_finding fd;
-	memset(&fd, 0, sizeof(fd));
-	fd.kind = SW_F_SENSOR_DEGRADED;
-	fd.severity = 2;
-	fd.ts_ns = ts_ns;
-	fd.detail = detail;
+	sw_finding_sensor(&fd, ts_ns, detail);
 	sw_alert_finding(ws->out, &fd);   /* the main thread's own producer */
 	ws->sensor_findings++;
 }

@@ -1378,14 +1378,19 @@ void sw_engine_stats(const struct sw_engine *e, struct sw_dissect_stats *out)
 	out->mem_bytes = e->mem > 0 ? (uint64_t)e->mem : 0;
 }
 
+void sw_finding_sensor(struct sw_finding *fd, uint64_t ts_ns, const char *detail)
+{
+	memset(fd, 0, sizeof(*fd));
+	fd->kind = SW_F_SENSOR_DEGRADED;
+	fd->severity = 2;
+	fd->ts_ns = ts_ns;
+	fd->detail = detail;
+}
+
 void sw_engine_raise_sensor(struct sw_engine *e, uint64_t ts_ns, const char *detail)
 {
 	struct sw_finding fd;
-	memset(&fd, 0, sizeof(fd));
-	fd.kind = SW_F_SENSOR_DEGRADED;
-	fd.severity = 2;
-	fd.ts_ns = ts_ns;
-	fd.detail = detail;
+	sw_finding_sensor(&fd, ts_ns, detail);
 	e->st.findings++;
 	e->st.findings_by_kind[SW_F_SENSOR_DEGRADED]++;
 	if (e->sink.finding)

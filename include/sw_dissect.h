@@ -251,6 +251,9 @@ void sw_engine_flush(struct sw_engine *e);
 void sw_engine_stats(const struct sw_engine *e, struct sw_dissect_stats *out);
 /* Raise a sensor-wide finding (sensor_degraded) through the sink. */
 void sw_engine_raise_sensor(struct sw_engine *e, uint64_t ts_ns, const char *detail);
+
+/* A sensor-wide sensor_degraded finding (no flow, no evidence) into *fd. */
+void sw_finding_sensor(struct sw_finding *fd, uint64_t ts_ns, const char *detail);
 void sw_engine_free(struct sw_engine *e);
 
 /* ---- policy and per-server history (policy.c, history.c) ------------------ */

@@ -25,32 +25,9 @@
 #define SNAPLEN 262144u
 #define ETH_IP_TCP 54u
 
-static char g_dir[64];
-static char g_files[16][128];
-static size_t g_n_files;
-
-static const char *tmp_path(const char *name)
-{
-	assert_true(g_n_files < SW_ARRAY_LEN(g_files));
-	char *p = g_files[g_n_files++];
-	snprintf(p, sizeof(g_files[0]), "%s/%s", g_dir, name);
-	return p;
-}
-
-static int setup_dir(void **state)
-{
-	const char *tmp = getenv("TMPDIR");
-	snprintf(g_dir, sizeof(g_dir), "%s/sw-lookahead-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	return mkdtemp(g_dir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state)
-{
-	for (size_t i = 0; i < g_n_files; i++)
-		unlink(g_files[i]);
-	g_n_files = 0;
-	return rmdir(g_dir);
-}
+#define TMPDIR_PREFIX "sw-lookahead"
+#define TMPDIR_MAX_FILES 16
+#include "tmpdir.h"
 
 /* ---- frames: every byte follows from the frame's id ---------------------- */
 
