@@ -8,8 +8,10 @@
  * a file given with -r.  Then the loop of alert/main.c runs: every packet to
  * sw_engine_packet(), findings and flows to sw_alert writing unsigned lines
  * to /dev/null, a fatal file error ends the input, then flush, the
- * sensor_degraded check, a stats line and close.  Differences from main.c:
- * small tables (max_flows 256, so eviction is reachable) and no nDPI.
+ * sensor_degraded check, a stats line and close, with the reader's
+ * lookahead and the engine's prefetch at a depth the input picks.
+ * Differences from main.c: small tables (max_flows 256, so eviction is
+ * reachable) and no nDPI.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -78,9 +80,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!eng)
 		abort();
 
+	/*
+	 * The reader's lookahead and the engine's prefetch, as main.c's file
+	 * loop uses them: a depth of 0-4 taken from a byte of the input, every
+	 * packet read ahead hashed (which reads its addresses and ports) and
+	 * its payload touched, so a stale pointer after a buffer move shows.
+	 */
+	unsigned depth = size ? data[size / 2] % (SW_SOURCE_MAX_LOOKAHEAD + 1) : 0;
+	sw_source_set_lookahead(src, depth);
 	uint64_t last_ts = 0;
 	uint32_t cur_file = UINT32_MAX;
 	struct sw_packet pkt;
+	uint8_t sink_byte = 0;
 	for (;;) {
 		int rc = sw_source_next(src, &pkt);
 		if (rc < 0) {
@@ -95,10 +106,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cur_file = pkt.file_no;
 			sw_alert_set_pcap_filename(out, sw_source_filename(src));
 		}
-		sw_engine_packet(eng, &pkt);
+		uint32_t ahead[SW_SOURCE_MAX_LOOKAHEAD];
+		unsigned n = 0;
+		for (const struct sw_packet *q; n < depth && (q = sw_source_peek(src, n)); n++) {
+			ahead[n] = sw_engine_flow_hash(eng, q);
+			if (q->payload_len)
+				sink_byte ^= q->payload[q->payload_len - 1];
+		}
+		sw_engine_prefetch(eng, ahead, n);
+		sw_engine_packet_hashed(eng, &pkt, sw_engine_flow_hash(eng, &pkt));
 		if (pkt.ts_ns > last_ts)
 			last_ts = pkt.ts_ns;
 	}
+	/* Keeps the reads of the payloads read ahead. */
+	__asm__ volatile("" : : "r"(sink_byte));
 	sw_engine_flush(eng);
 	struct sw_capture_stats cs;
 	struct sw_dissect_stats ds;
