@@ -333,10 +333,17 @@ void sw_engine_prefetch(const struct sw_engine *e, const uint32_t *hash, unsigne
 	if (n == 0)
 		return;
 	__builtin_prefetch(&e->slots[hash[n - 1] & e->mask]);
-	/* Its slot was prefetched by the call before: both of the flow's lines. */
-	if (n >= 2 && (f = prefetch_match(e, hash[n - 2])) != NULL) {
+	if (n < 2)
+		return;
+	/* Its slot was prefetched by the call before: both of the flow's
+	 * lines, or, for no flow, the SYN entry a bare SYN would write (under a
+	 * flood, an old entry to evict: a miss on every SYN; the sets, 256 KiB,
+	 * stay in L2). */
+	if ((f = prefetch_match(e, hash[n - 2])) != NULL) {
 		__builtin_prefetch(f);
 		__builtin_prefetch((const char *)f + 64);
+	} else {
+		sw_syntab_prefetch_entry(&e->syn, hash[n - 2]);
 	}
 }
 

@@ -104,6 +104,34 @@ struct sw_syn *sw_syntab_claim(struct sw_syntab *t, uint32_t h, bool *evicted)
 	return &t->ent[si * SW_SYN_WAYS + way];
 }
 
+void sw_syntab_prefetch_set(const struct sw_syntab *t, uint32_t h)
+{
+	if (t->sets)
+		__builtin_prefetch(&t->sets[set_of(t, h)]);
+}
+
+void sw_syntab_prefetch_entry(const struct sw_syntab *t, uint32_t h)
+{
+	if (!t->sets)
+		return;
+	uint32_t si = set_of(t, h);
+	const struct sw_syn_set *st = &t->sets[si];
+	uint32_t tag = h | 1u, way = 0, oldest = 0;
+	/* The way sw_syntab_find() or sw_syntab_claim() would take. */
+	for (uint32_t w = 0; w < SW_SYN_WAYS; w++) {
+		if (st->tag[w] == tag || st->tag[w] == 0) {
+			way = w;
+			break;
+		}
+		uint32_t d = t->clock - st->age[w];
+		if (d >= oldest) {
+			oldest = d;
+			way = w;
+		}
+	}
+	__builtin_prefetch(&t->ent[si * SW_SYN_WAYS + way], 1);
+}
+
 void sw_syntab_touch(struct sw_syntab *t, const struct sw_syn *s)
 {
 	uint32_t i = (uint32_t)(s - t->ent);

@@ -80,6 +80,14 @@ struct sw_syn *sw_syntab_find(struct sw_syntab *t, uint32_t h, const struct sw_p
  */
 struct sw_syn *sw_syntab_claim(struct sw_syntab *t, uint32_t h, bool *evicted);
 
+/*
+ * Prefetch hints for the engine's pipeline (nothing changes): the set line
+ * of hash h; then, with that line in cache, the entry a find or a claim for
+ * h would use (a matching tag, a free way or the oldest way), for writing.
+ */
+void sw_syntab_prefetch_set(const struct sw_syntab *t, uint32_t h);
+void sw_syntab_prefetch_entry(const struct sw_syntab *t, uint32_t h);
+
 /* The entry was used again: it becomes the youngest of its set. */
 void sw_syntab_touch(struct sw_syntab *t, const struct sw_syn *s);
 
