@@ -215,22 +215,18 @@ struct run {
 	uint64_t kernel_drops_reported;
 };
 
-/* The dissect counters: the engine's, or the workers' summed (after they joined). */
-static void dissect_stats(const struct run *r, struct sw_dissect_stats *ds)
+/*
+ * The counters of one report: the source's and the engine's, or the
+ * workers' summed (live workers: their sockets' too, from one snapshot).
+ */
+static void collect_stats(struct run *r, struct sw_capture_stats *cs, struct sw_dissect_stats *ds)
 {
 	if (r->ws)
-		sw_workers_stats(r->ws, ds);
+		sw_workers_stats(r->ws, ds, r->src ? NULL : cs);
 	else
 		sw_engine_stats(r->eng, ds);
-}
-
-/* The capture counters: the source's, or the live workers' sockets summed. */
-static void capture_stats(struct run *r, struct sw_capture_stats *cs)
-{
 	if (r->src)
 		sw_source_stats(r->src, cs);
-	else
-		sw_workers_capture_stats(r->ws, cs);
 }
 
 static void raise_sensor(struct run *r, const char *detail)
@@ -246,8 +242,7 @@ static void check_degraded(struct run *r)
 {
 	struct sw_capture_stats cs;
 	struct sw_dissect_stats ds;
-	dissect_stats(r, &ds);   /* first: with live workers it takes the snapshots */
-	capture_stats(r, &cs);
+	collect_stats(r, &cs, &ds);
 	char detail[160];
 	if (cs.kernel_dropped > r->kernel_drops_reported) {
 		snprintf(detail, sizeof(detail), "%llu packets dropped by the kernel",
@@ -267,8 +262,7 @@ static void write_stats(struct run *r)
 {
 	struct sw_capture_stats cs;
 	struct sw_dissect_stats ds;
-	dissect_stats(r, &ds);
-	capture_stats(r, &cs);
+	collect_stats(r, &cs, &ds);
 	sw_alert_stats(r->out, r->last_ts, &cs, &ds);
 }
 

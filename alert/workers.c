@@ -531,45 +531,34 @@ static bool threads_running(const struct sw_workers *ws)
 	return false;
 }
 
-void sw_workers_stats(struct sw_workers *ws, struct sw_dissect_stats *sum)
+void sw_workers_stats(struct sw_workers *ws, struct sw_dissect_stats *ds, struct sw_capture_stats *cs)
 {
-	memset(sum, 0, sizeof(*sum));
+	memset(ds, 0, sizeof(*ds));
+	if (cs)
+		memset(cs, 0, sizeof(*cs));
 	bool snap = ws->live && threads_running(ws);
 	if (snap)
 		request_snapshots(ws);
 	for (unsigned i = 0; i < ws->n; i++) {
 		struct worker *w = &ws->w[i];
-		struct sw_dissect_stats s;
+		struct sw_dissect_stats d;
+		struct sw_capture_stats c;
 		if (snap) {
 			pthread_mutex_lock(&w->snap_lock);
-			s = w->snap_ds;
+			d = w->snap_ds;
+			c = w->snap_cs;
 			pthread_mutex_unlock(&w->snap_lock);
 		} else {
-			sw_engine_stats(w->eng, &s);
+			sw_engine_stats(w->eng, &d);
+			if (cs && ws->live)
+				sw_source_stats(w->src, &c);
 		}
-		add_counters(sum, &s, sizeof(s));
+		add_counters(ds, &d, sizeof(d));
+		if (cs && ws->live)
+			add_counters(cs, &c, sizeof(c));
 	}
-	sum->findings += ws->sensor_findings;
-	sum->findings_by_kind[SW_F_SENSOR_DEGRADED] += ws->sensor_findings;
-}
-
-void sw_workers_capture_stats(struct sw_workers *ws, struct sw_capture_stats *sum)
-{
-	memset(sum, 0, sizeof(*sum));
-	bool snap = threads_running(ws);
-	for (unsigned i = 0; ws->live && i < ws->n; i++) {
-		struct worker *w = &ws->w[i];
-		struct sw_capture_stats s;
-		if (snap) {
-			/* sw_workers_stats() asked for these moments ago */
-			pthread_mutex_lock(&w->snap_lock);
-			s = w->snap_cs;
-			pthread_mutex_unlock(&w->snap_lock);
-		} else {
-			sw_source_stats(w->src, &s);
-		}
-		add_counters(sum, &s, sizeof(s));
-	}
+	ds->findings += ws->sensor_findings;
+	ds->findings_by_kind[SW_F_SENSOR_DEGRADED] += ws->sensor_findings;
 }
 
 void sw_workers_report(struct sw_workers *ws, FILE *f)

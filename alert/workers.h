@@ -79,12 +79,11 @@ void sw_workers_finish(struct sw_workers *w, uint32_t last_file);
 /*
  * The workers' counters summed (peaks are summed too: an upper bound):
  * after finish, from the engines; live while they run, from snapshots each
- * worker takes on request (this call asks and waits up to ~250 ms).
+ * worker takes on request (this call asks and waits up to ~250 ms).  cs,
+ * when not NULL, gets the live sockets' counters the same way (files: zero,
+ * the reader's source has them).
  */
-void sw_workers_stats(struct sw_workers *w, struct sw_dissect_stats *sum);
-
-/* Live: the sockets' counters summed, from the snapshots sw_workers_stats() asked for. */
-void sw_workers_capture_stats(struct sw_workers *w, struct sw_capture_stats *sum);
+void sw_workers_stats(struct sw_workers *w, struct sw_dissect_stats *ds, struct sw_capture_stats *cs);
 
 /* After finish: one line per worker on f, its packets and flows (how even the split was). */
 void sw_workers_report(struct sw_workers *w, FILE *f);

@@ -95,6 +95,14 @@ static void fold_v6(struct prog *p, uint32_t off)
 	}
 }
 
+/* A = M[a], X = M[x]. */
+static void load_cells(struct prog *p, uint32_t a, uint32_t x)
+{
+	emit(p, BPF_LD | BPF_MEM, x);
+	emit(p, BPF_MISC | BPF_TAX, 0);
+	emit(p, BPF_LD | BPF_MEM, a);
+}
+
 /* Turn label references into relative offsets; false if one points backwards or too far. */
 static bool resolve(struct prog *p)
 {
@@ -179,29 +187,22 @@ size_t sw_fanout_prog(struct sock_filter *ins, size_t max)
 
 	/* The lower port is the server's; equal ports: the lower address. */
 	label(&p, L_CHOOSE);
-	emit(&p, BPF_LD | BPF_MEM, M_DPORT);
-	emit(&p, BPF_MISC | BPF_TAX, 0);
-	emit(&p, BPF_LD | BPF_MEM, M_SPORT);
+	load_cells(&p, M_SPORT, M_DPORT);
 	emit_j(&p, BPF_JMP | BPF_JGT | BPF_X, L_SRV_DST, L_NONE, 0);   /* sport > dport */
 	emit_j(&p, BPF_JMP | BPF_JEQ | BPF_X, L_TIE, L_SRV_SRC, 0);    /* sport < dport: src */
 
 	label(&p, L_TIE);
-	emit(&p, BPF_LD | BPF_MEM, M_DADDR);
-	emit(&p, BPF_MISC | BPF_TAX, 0);
-	emit(&p, BPF_LD | BPF_MEM, M_SADDR);
+	load_cells(&p, M_SADDR, M_DADDR);
 	emit_j(&p, BPF_JMP | BPF_JGT | BPF_X, L_SRV_DST, L_SRV_SRC, 0); /* saddr > daddr: dst */
 
+	/* key = address ^ port of the server's side */
 	label(&p, L_SRV_SRC);
-	emit(&p, BPF_LD | BPF_MEM, M_SADDR);
-	emit(&p, BPF_MISC | BPF_TAX, 0);
-	emit(&p, BPF_LD | BPF_MEM, M_SPORT);
+	load_cells(&p, M_SPORT, M_SADDR);
 	emit(&p, BPF_ALU | BPF_XOR | BPF_X, 0);
 	jump(&p, L_MIX);
 
 	label(&p, L_SRV_DST);
-	emit(&p, BPF_LD | BPF_MEM, M_DADDR);
-	emit(&p, BPF_MISC | BPF_TAX, 0);
-	emit(&p, BPF_LD | BPF_MEM, M_DPORT);
+	load_cells(&p, M_DPORT, M_DADDR);
 	emit(&p, BPF_ALU | BPF_XOR | BPF_X, 0);
 
 	/* A = key: murmur3's 32-bit finalizer, so the low bits (% members) mix. */

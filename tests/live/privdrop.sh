@@ -45,6 +45,14 @@ mkdir "$T/log"
 chown "$uid:$gid" "$T/log"
 "$sw" keygen -s "$T/k" -p "$T/k.pub" >/dev/null 2>&1
 
+# Until the server in nb listens on port 25 (5 s at most).
+wait_listen() {
+	for _ in $(seq 100); do
+		ip netns exec "$nb" ss -Hltn | grep -q '192.0.2.2:25 ' && return
+		sleep 0.05
+	done
+}
+
 # A one-connection SMTP-ish server in nb and a client in na.
 serve() {
 	ip netns exec "$nb" python3 -c '
@@ -54,10 +62,7 @@ s.bind(("192.0.2.2", 25)); s.listen(1); s.settimeout(10)
 c, _ = s.accept(); c.sendall(b"220 mx.example ESMTP\r\n"); c.recv(100)
 c.sendall(b"221 bye\r\n"); c.close()' &
 	pids+=($!)
-	for _ in $(seq 100); do
-		ip netns exec "$nb" ss -Hltn | grep -q '192.0.2.2:25 ' && break
-		sleep 0.05
-	done
+	wait_listen
 	ip netns exec "$na" python3 -c '
 import socket
 c = socket.create_connection(("192.0.2.2", 25), timeout=10)
@@ -106,10 +111,7 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("192.0.2.2", 25)); s.listen(1); s.settimeout(10)
 c, _ = s.accept(); c.sendall(b"220 mx.example ESMTP\r\n"); time.sleep(30)' &
 pids+=($!)
-for _ in $(seq 100); do
-	ip netns exec "$nb" ss -Hltn | grep -q '192.0.2.2:25 ' && break
-	sleep 0.05
-done
+wait_listen
 ip netns exec "$na" python3 -c '
 import socket, time
 c = socket.create_connection(("192.0.2.2", 25), timeout=10)
